@@ -1,0 +1,55 @@
+# mlrollout — every target a developer or CI needs. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := $(CURDIR)/.venv
+BIN := $(VENV)/bin
+# Installs again only when pyproject.toml changes.
+INSTALLED := $(VENV)/.installed
+
+.PHONY: help
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_.-]+:.*## / {printf "  \033[36m%-20s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(INSTALLED): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "error: Python >= 3.11 is needed (found $$($(PYTHON) --version)); set PYTHON=" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+.PHONY: install
+install: $(INSTALLED) ## Create .venv and install the project editable with all extras
+
+.PHONY: lint
+lint: $(INSTALLED) ## ruff check, ruff format --check, mypy --strict
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+.PHONY: format
+format: $(INSTALLED) ## Fix what ruff can fix and format the code
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+.PHONY: test
+test: $(INSTALLED) ## Lint, then every test tier (e2e is skipped when no test cluster runs)
+	$(MAKE) --no-print-directory lint
+	$(BIN)/pytest
+
+.PHONY: test-unit
+test-unit: $(INSTALLED) ## Only the fast tests (no MLflow server, no cluster)
+	$(BIN)/pytest -m 'not integration and not e2e'
+
+.PHONY: bench
+bench: $(INSTALLED) ## Benchmarks (figures as ratios against a reference from the same run)
+	$(BIN)/python -m bench.serving_throughput
+
+.PHONY: clean
+clean: ## Remove caches and local MLflow data (keeps .venv)
+	rm -rf .pytest_cache .mypy_cache .ruff_cache .mlrollout
+	find . -name __pycache__ -type d -prune -not -path './.venv/*' -exec rm -rf {} +
+
+-include hack/cluster.mk

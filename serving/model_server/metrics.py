@@ -1,0 +1,78 @@
+"""Prometheus metrics on a registry of the app's own (tests get a fresh one per app).
+
+The operator's live verification reads the request latency histogram and the status-labelled
+request counter, so their names and labels are part of the contract.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
+_UNMONITORED_PREFIXES = ("/v2/health/", "/metrics")
+
+
+class ServerMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        prefix = "mlrollout_model_server"
+        self.requests = Counter(
+            f"{prefix}_requests", "Requests by route template, method and status code.",
+            ["route", "method", "status"], registry=r,
+        )  # fmt: skip
+        self.latency = Histogram(
+            f"{prefix}_request_duration_seconds", "Request latency by route template and method.",
+            ["route", "method"], buckets=LATENCY_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.rows = Counter(f"{prefix}_inference_rows", "Rows predicted.", registry=r)
+        self.batch_rows = Histogram(
+            f"{prefix}_batch_rows", "Rows per predict call after micro-batching.",
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 1024), registry=r,
+        )  # fmt: skip
+        self.load_seconds = Gauge(
+            f"{prefix}_model_load_seconds", "Seconds the last successful load took.", registry=r
+        )
+        self.ready = Gauge(f"{prefix}_model_ready", "1 when the model serves requests.", registry=r)
+        self.info = Gauge(
+            f"{prefix}_model_info", "The served model (value is always 1).",
+            ["name", "version", "flavor", "uri", "fast_path"], registry=r,
+        )  # fmt: skip
+
+
+def _is_monitored(path: str) -> bool:
+    return not (path.startswith(_UNMONITORED_PREFIXES) or path.endswith("/ready"))
+
+
+class MetricsMiddleware:
+    """Pure ASGI (no BaseHTTPMiddleware): counts and times every request but health and scrape."""
+
+    def __init__(self, app: ASGIApp, metrics: ServerMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not _is_monitored(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def send_with_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_status)
+        finally:
+            route: Any = scope.get("route")
+            template = getattr(route, "path", "unmatched")
+            method = scope["method"]
+            self.metrics.requests.labels(template, method, str(status)).inc()
+            self.metrics.latency.labels(template, method).observe(time.perf_counter() - start)

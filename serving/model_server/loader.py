@@ -95,25 +95,25 @@ def _version_for_alias(name: str, alias: str) -> str:
         raise ModelLoadError(f"cannot resolve alias {name}@{alias}: {exc.message}") from exc
 
 
-def fetch(source: ModelSource) -> Path:
+def fetch(source: ModelSource, download_dir: Path) -> Path:
     """A local directory holding the model (downloaded from MLflow unless already local)."""
     if Path(source.pinned_uri).is_dir():
         return Path(source.pinned_uri)
     import mlflow.artifacts
     from mlflow.exceptions import MlflowException
 
-    target = Path(tempfile.mkdtemp(prefix="model-"))
+    target = Path(tempfile.mkdtemp(prefix="model-", dir=download_dir))
     try:
         return Path(mlflow.artifacts.download_artifacts(source.pinned_uri, dst_path=str(target)))
     except MlflowException as exc:
         raise ModelLoadError(f"cannot download {source.uri}: {exc.message}") from exc
 
 
-def load(source: ModelSource, settings: ServerSettings) -> LoadedModel:
-    """Download and load the model with the most direct loader its flavours allow."""
+def load(source: ModelSource, settings: ServerSettings, download_dir: Path) -> LoadedModel:
+    """Download (into ``download_dir``) and load the model with its most direct loader."""
     from mlflow.models import Model
 
-    local = fetch(source)
+    local = fetch(source, download_dir)
     try:
         mlflow_model = Model.load(str(local))
     except Exception as exc:

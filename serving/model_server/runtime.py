@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from threadpoolctl import threadpool_limits
@@ -42,6 +44,8 @@ class ModelRuntime:
         self.reason = "model is loading"
         self.predictor: predictor.Predictor | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inference")
+        # Downloaded model files live as long as the server (TMPDIR: an emptyDir on Kubernetes).
+        self._downloads = tempfile.TemporaryDirectory(prefix="model-server-")
         self._batcher = MicroBatcher(self._predict_sync, self._executor, settings.max_batch_rows)
         self._batcher.batch_sizes = metrics.batch_rows.observe
 
@@ -80,7 +84,7 @@ class ModelRuntime:
         if self.settings.override_model_threads:
             threadpool_limits(limits=threads)  # BLAS/OpenMP pools, process-wide
         source = loader.resolve(self.settings.model_uri, self.settings.model_name)
-        loaded = loader.load(source, self.settings)
+        loaded = loader.load(source, self.settings, Path(self._downloads.name))
         built = predictor.build(loaded, use_fast_path=self.settings.override_model_threads)
         rows = predictor.example_matrix(built)
         built = predictor.verify_fast_path(built, rows)
@@ -135,3 +139,4 @@ class ModelRuntime:
     async def close(self) -> None:
         await self._batcher.close()
         self._executor.shutdown(wait=True, cancel_futures=True)
+        self._downloads.cleanup()

@@ -75,7 +75,9 @@ def create_app(settings: ServerSettings, runtime: ModelRuntime | None = None) ->
     def readiness() -> Response:
         if runtime.ready:
             return json_response({"ready": True})
-        return json_response({"ready": False, "reason": runtime.reason}, 503)
+        # `state` tells a waiting client (the operator) "still loading" from "gave up".
+        body = {"ready": False, "state": runtime.state.value, "reason": runtime.reason}
+        return json_response(body, 503)
 
     @app.get("/v2/health/live")
     async def live() -> Response:

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import InvalidInput, describe_validation_errors
 from .inputs import V2_NUMERIC, FloatArray, InputSpec, check_values, to_float
+from .predictor import example_matrix
 
 
 class RequestInput(BaseModel):
@@ -162,5 +163,10 @@ def model_metadata(model: Any) -> dict[str, Any]:
         "platform": f"mlflow-{loaded.flavor}",
         "inputs": inputs,
         "outputs": outputs,
-        "parameters": {"model_uri": loaded.source.uri, "fast_path": model.fast_path},
+        "parameters": {
+            "model_uri": loaded.source.uri,
+            "fast_path": model.fast_path,
+            # Rows a client (the operator's smoke load) can send as they are.
+            "example_instances": example_matrix(model)[:3].tolist(),
+        },
     }

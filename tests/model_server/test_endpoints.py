@@ -84,6 +84,8 @@ def test_v2_model_metadata_describes_the_signature(forest_dir: Path) -> None:
         server = client.get("/v2").json()
     assert meta["name"] == "forest"
     assert meta["platform"] == "mlflow-sklearn"
+    assert len(meta["parameters"]["example_instances"]) == 3
+    assert len(meta["parameters"]["example_instances"][0]) == 30
     assert len(meta["inputs"]) == 30
     assert meta["inputs"][0] == {"name": "mean radius", "datatype": "FP64", "shape": [-1, 1]}
     assert [o["name"] for o in meta["outputs"]] == ["predict", "predict_proba"]

@@ -30,6 +30,7 @@ def test_missing_model_directory_never_becomes_ready(tmp_path: Path) -> None:
     with serve(tmp_path / "nothing-here", load_attempts=2) as client:
         assert client.app.state.runtime.state is State.FAILED  # type: ignore[attr-defined]
         assert_never_ready(client, "not an MLflow model directory")
+        assert client.get("/v2/health/ready").json()["state"] == "failed"
 
 
 def test_corrupt_model_file_never_becomes_ready(forest_dir: Path, tmp_path: Path) -> None:

@@ -1,0 +1,155 @@
+"""The Kubernetes side of a promotion: server-side apply, rollout state, removal.
+
+The official client is synchronous; every call runs in a worker thread so the operator's event
+loop keeps serving other resources. Pods are asked for their own readiness reason so that a
+model that failed to load rolls back at once instead of at the progress deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import httpx
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from .ports import RolloutState
+
+log = logging.getLogger(__name__)
+
+FIELD_MANAGER = "mlrollout-operator"
+PROMOTION_LABEL = "mlrollout.dev/promotion"
+VERSION_LABEL = "mlrollout.dev/model-version"
+# Waiting reasons after which a pod will not become ready without a change of spec.
+_STUCK = {
+    "CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "ErrImageNeverPull",
+    "InvalidImageName", "CreateContainerConfigError", "CreateContainerError", "RunContainerError",
+}  # fmt: skip
+_RESTARTS_BEFORE_GIVING_UP = 3
+
+
+class Cluster:
+    def __init__(self, api: client.ApiClient | None = None) -> None:
+        self._api = api or client.ApiClient()
+        self._apps = client.AppsV1Api(self._api)
+        self._core = client.CoreV1Api(self._api)
+        self._autoscaling = client.AutoscalingV2Api(self._api)
+
+    async def apply(self, objects: list[dict[str, Any]]) -> None:
+        for obj in objects:
+            await asyncio.to_thread(self._apply_one, obj)
+
+    def _apply_one(self, obj: dict[str, Any]) -> None:
+        patch = {
+            "Deployment": self._apps.patch_namespaced_deployment,
+            "Service": self._core.patch_namespaced_service,
+            "HorizontalPodAutoscaler": self._autoscaling.patch_namespaced_horizontal_pod_autoscaler,
+        }[obj["kind"]]
+        meta = obj["metadata"]
+        patch(
+            meta["name"], meta["namespace"], obj,
+            field_manager=FIELD_MANAGER, force=True,
+            _content_type="application/apply-patch+yaml",
+        )  # fmt: skip
+
+    async def remove(self, kind: str, name: str, namespace: str) -> None:
+        hpa = self._autoscaling
+        delete = {
+            "Deployment": self._apps.delete_namespaced_deployment,
+            "Service": self._core.delete_namespaced_service,
+            "HorizontalPodAutoscaler": hpa.delete_namespaced_horizontal_pod_autoscaler,
+        }[kind]
+        try:
+            await asyncio.to_thread(delete, name, namespace)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+
+    async def rollout_state(self, name: str, namespace: str, version: str) -> RolloutState:
+        try:
+            deployment = await asyncio.to_thread(
+                self._apps.read_namespaced_deployment, name, namespace
+            )
+        except ApiException as exc:
+            if exc.status == 404:
+                return RolloutState(False, None, "the Deployment does not exist yet")
+            raise
+        pods = await self.pods(name, namespace, version)
+        stuck = _stuck_reason(pods) or await _load_failure(pods)
+        if stuck is not None:
+            return RolloutState(False, stuck, stuck)
+        return _deployment_state(deployment, pods, version)
+
+    async def pods(self, name: str, namespace: str, version: str) -> list[Any]:
+        selector = f"{PROMOTION_LABEL}={name},{VERSION_LABEL}={version}"
+        found = await asyncio.to_thread(
+            self._core.list_namespaced_pod, namespace, label_selector=selector
+        )
+        items: list[Any] = found.items
+        return [p for p in items if p.metadata.deletion_timestamp is None]
+
+
+def _deployment_state(deployment: Any, pods: list[Any], version: str) -> RolloutState:
+    spec, status = deployment.spec, deployment.status
+    template_version = (spec.template.metadata.labels or {}).get(VERSION_LABEL)
+    if template_version != version:
+        return RolloutState(False, None, f"the Deployment serves version {template_version}")
+    for condition in status.conditions or []:
+        if condition.type == "Progressing" and condition.reason == "ProgressDeadlineExceeded":
+            return RolloutState(
+                False, f"Deployment progress deadline exceeded: {condition.message}"
+            )
+    desired = spec.replicas if spec.replicas is not None else 1
+    ready_pods = sum(is_ready(p) for p in pods)
+    detail = f"{ready_pods}/{desired} pods of version {version} ready"
+    complete = (
+        (status.observed_generation or 0) >= (deployment.metadata.generation or 0)
+        and (status.updated_replicas or 0) >= desired
+        and (status.replicas or 0) == (status.updated_replicas or 0)  # old pods are gone
+        and (status.available_replicas or 0) >= desired
+        and ready_pods >= desired
+    )
+    return RolloutState(complete, None, detail)
+
+
+def is_ready(pod: Any) -> bool:
+    return any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions or [])
+
+
+def _stuck_reason(pods: list[Any]) -> str | None:
+    for pod in pods:
+        for container in pod.status.container_statuses or []:
+            waiting = container.state.waiting if container.state else None
+            if waiting is not None and waiting.reason in _STUCK:
+                return f"pod {pod.metadata.name}: {waiting.reason}: {waiting.message or ''}".strip()
+            if (container.restart_count or 0) >= _RESTARTS_BEFORE_GIVING_UP:
+                return f"pod {pod.metadata.name} restarted {container.restart_count} times"
+    return None
+
+
+async def _load_failure(pods: list[Any]) -> str | None:
+    """Ask unready pods why: a model server that gave up loading says so on its ready route."""
+    for pod in pods:
+        if is_ready(pod) or not pod.status.pod_ip:
+            continue
+        port = _http_port(pod)
+        url = f"http://{pod.status.pod_ip}:{port}/v2/health/ready"
+        try:
+            async with httpx.AsyncClient(timeout=2) as http:
+                response = await http.get(url)
+            body = response.json()
+        except (httpx.HTTPError, ValueError):
+            continue  # not reachable from here (e.g. outside the cluster): the deadline decides
+        if response.status_code == 503 and body.get("state") == "failed":
+            return f"pod {pod.metadata.name}: {body.get('reason', 'model failed to load')}"
+    return None
+
+
+def _http_port(pod: Any) -> int:
+    for container in pod.spec.containers:
+        for port in container.ports or []:
+            if port.name == "http":
+                return int(port.container_port)
+    return 8080

@@ -1,0 +1,47 @@
+"""Online gate values from two samples of the serving pods' counters (pure arithmetic).
+
+The p95 is interpolated inside the histogram bucket the way Prometheus' `histogram_quantile`
+does, so it matches what a dashboard shows for the same window.
+"""
+
+from __future__ import annotations
+
+from .ports import LiveSample
+
+LATENCY_P95 = "latency_p95_ms"
+LATENCY_P50 = "latency_p50_ms"
+ERROR_RATE = "error_rate"
+REQUESTS = "requests"
+ONLINE_METRICS = (LATENCY_P95, LATENCY_P50, ERROR_RATE, REQUESTS)
+
+
+def window_values(before: LiveSample, after: LiveSample) -> dict[str, float | None]:
+    """Each online metric over the window between the samples; None where there is no data."""
+    requests = after.requests - before.requests
+    if requests <= 0 or after.requests < before.requests:  # no traffic, or a pod restarted
+        return {LATENCY_P95: None, LATENCY_P50: None, ERROR_RATE: None, REQUESTS: max(requests, 0)}
+    buckets = {le: after.buckets.get(le, 0.0) - before.buckets.get(le, 0.0) for le in after.buckets}
+    return {
+        LATENCY_P95: _quantile_ms(0.95, buckets),
+        LATENCY_P50: _quantile_ms(0.50, buckets),
+        ERROR_RATE: max(0.0, after.errors - before.errors) / requests,
+        REQUESTS: requests,
+    }
+
+
+def _quantile_ms(q: float, buckets: dict[float, float]) -> float | None:
+    ordered = sorted(buckets.items())
+    if not ordered or ordered[-1][1] <= 0:
+        return None
+    total = ordered[-1][1]
+    rank = q * total
+    lower_bound, lower_count = 0.0, 0.0
+    for upper_bound, count in ordered:
+        if count >= rank:
+            if upper_bound == float("inf"):
+                return lower_bound * 1000  # as Prometheus: the highest finite bound
+            in_bucket = count - lower_count
+            fraction = (rank - lower_count) / in_bucket if in_bucket > 0 else 1.0
+            return (lower_bound + (upper_bound - lower_bound) * fraction) * 1000
+        lower_bound, lower_count = upper_bound, count
+    return None

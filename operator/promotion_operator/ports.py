@@ -1,0 +1,54 @@
+"""What the reconciler needs from the outside world, as protocols.
+
+`reconcile.py` depends only on these; `registry.py` (MLflow REST), `cluster.py` (Kubernetes
+API) and `live.py` (pod metrics) implement them, and unit tests pass fakes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from .registry import ModelVersion, Run
+
+
+@dataclass(frozen=True)
+class RolloutState:
+    """How the serving Deployment is doing for one model version."""
+
+    ready: bool
+    failed: str | None = None  # why the rollout cannot succeed (crash loop, model load failure…)
+    detail: str = ""  # e.g. "1/2 pods of version 3 ready"
+
+
+@dataclass(frozen=True)
+class LiveSample:
+    """Cumulative inference counters summed over the serving pods of one version."""
+
+    pods: int
+    requests: float
+    errors: float  # 5xx answers
+    # latency histogram: upper bound in seconds → cumulative count (Prometheus `le` buckets)
+    buckets: dict[float, float] = field(default_factory=dict)
+
+
+class RegistryPort(Protocol):
+    async def model_version(self, name: str, version: str) -> ModelVersion: ...
+    async def version_for_alias(self, name: str, alias: str) -> ModelVersion: ...
+    async def run(self, run_id: str) -> Run: ...
+    async def set_alias(self, name: str, alias: str, version: str) -> None: ...
+    async def set_version_tags(self, name: str, version: str, tags: dict[str, str]) -> None: ...
+
+
+class ClusterPort(Protocol):
+    async def apply(self, objects: list[dict[str, Any]]) -> None: ...
+    async def remove(self, kind: str, name: str, namespace: str) -> None: ...
+    async def rollout_state(self, name: str, namespace: str, version: str) -> RolloutState: ...
+
+
+class LivePort(Protocol):
+    async def sample(self, name: str, namespace: str, version: str) -> LiveSample: ...
+    def start_smoke_load(
+        self, name: str, namespace: str, version: str, model_name: str, rps: float
+    ) -> None: ...
+    def stop_smoke_load(self, name: str, namespace: str) -> None: ...

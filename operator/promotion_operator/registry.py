@@ -1,0 +1,130 @@
+"""The MLflow registry, through its REST API (the few calls the operator makes).
+
+A small async client instead of `mlflow.MlflowClient`: per-call credentials (MLflow's client
+reads them from process-wide environment variables, wrong for many resources with different
+Secrets), strict timeouts, and failures sorted into "unreachable, try again" versus "does not
+exist" so the reconciler can tell an outage (an Error measurement, retried, never a rollout)
+from a wrong spec.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+_API = "/api/2.0/mlflow"
+
+
+class RegistryUnavailable(Exception):
+    """The tracking server could not be reached or failed; the same call may work later."""
+
+
+class NotFound(Exception):
+    """The registry answered: this model, version, alias or run does not exist."""
+
+
+@dataclass(frozen=True)
+class Credentials:
+    username: str | None = None
+    password: str | None = None
+    token: str | None = None
+
+    def auth(self) -> dict[str, Any]:
+        if self.token:
+            return {"headers": {"Authorization": f"Bearer {self.token}"}}
+        if self.username and self.password:
+            return {"auth": (self.username, self.password)}
+        return {}
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    name: str
+    version: str
+    run_id: str | None
+    source: str | None
+    tags: dict[str, str] = field(default_factory=dict)
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Run:
+    run_id: str
+    metrics: dict[str, float]
+    params: dict[str, str]
+    tags: dict[str, str]
+
+
+class Registry:
+    def __init__(
+        self, tracking_uri: str, credentials: Credentials | None = None, timeout_s: float = 10
+    ) -> None:
+        self.tracking_uri = tracking_uri.rstrip("/")
+        self._credentials = credentials or Credentials()
+        self._timeout = timeout_s
+
+    async def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        url = f"{self.tracking_uri}{_API}{path}"
+        auth = self._credentials.auth()
+        try:
+            async with httpx.AsyncClient(timeout=self._timeout, **auth) as client:
+                response = await client.request(method, url, **kwargs)
+        except httpx.HTTPError as exc:
+            raise RegistryUnavailable(
+                f"cannot reach MLflow at {self.tracking_uri}: {type(exc).__name__}: {exc}"
+            ) from exc
+        body: dict[str, Any] = {}
+        if response.headers.get("content-type", "").startswith("application/json"):
+            body = response.json()
+        if response.status_code == 404 or body.get("error_code") == "RESOURCE_DOES_NOT_EXIST":
+            raise NotFound(body.get("message") or f"{path}: not found")
+        if response.status_code >= 400:
+            raise RegistryUnavailable(
+                f"MLflow at {self.tracking_uri} answered {response.status_code}: "
+                f"{body.get('message') or response.text[:200]}"
+            )
+        return body
+
+    async def model_version(self, name: str, version: str) -> ModelVersion:
+        body = await self._call(
+            "GET", "/model-versions/get", params={"name": name, "version": version}
+        )
+        return _model_version(body["model_version"])
+
+    async def version_for_alias(self, name: str, alias: str) -> ModelVersion:
+        body = await self._call(
+            "GET", "/registered-models/alias", params={"name": name, "alias": alias}
+        )
+        return _model_version(body["model_version"])
+
+    async def run(self, run_id: str) -> Run:
+        body = await self._call("GET", "/runs/get", params={"run_id": run_id})
+        data = body["run"].get("data", {})
+        return Run(
+            run_id=run_id,
+            metrics={m["key"]: float(m["value"]) for m in data.get("metrics", [])},
+            params={p["key"]: p["value"] for p in data.get("params", [])},
+            tags={t["key"]: t["value"] for t in data.get("tags", [])},
+        )
+
+    async def set_alias(self, name: str, alias: str, version: str) -> None:
+        payload = {"name": name, "alias": alias, "version": version}
+        await self._call("POST", "/registered-models/alias", json=payload)
+
+    async def set_version_tags(self, name: str, version: str, tags: dict[str, str]) -> None:
+        for key, value in tags.items():
+            payload = {"name": name, "version": version, "key": key, "value": value[:5000]}
+            await self._call("POST", "/model-versions/set-tag", json=payload)
+
+
+def _model_version(raw: dict[str, Any]) -> ModelVersion:
+    return ModelVersion(
+        name=raw["name"],
+        version=str(raw["version"]),
+        run_id=raw.get("run_id") or None,
+        source=raw.get("source"),
+        tags={t["key"]: t["value"] for t in raw.get("tags", [])},
+        aliases=tuple(raw.get("aliases", [])),
+    )

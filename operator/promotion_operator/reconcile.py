@@ -27,6 +27,7 @@ from . import conditions as cond
 from . import gates as g
 from . import manifests
 from .live_values import window_values
+from .offline import evaluate_offline
 from .ports import ClusterPort, LivePort, LiveSample, RegistryPort
 from .registry import NotFound, RegistryUnavailable
 from .spec import Gate, ModelPromotionSpec
@@ -234,9 +235,7 @@ async def _evaluate(step: _Step) -> None:
     spec, version = step.spec, step.candidate
     assert version is not None
     try:
-        model_version = await step.deps.registry.model_version(spec.model.name, version)
-        run = await step.deps.registry.run(model_version.run_id) if model_version.run_id else None
-        measurements = [await _offline(step, gate, model_version, run) for gate in spec.gates]
+        result = await evaluate_offline(step.deps.registry, spec, version)
     except NotFound as exc:
         step.clear_backoff()
         step.conclude(Phase.FAILED, str(exc))
@@ -250,10 +249,10 @@ async def _evaluate(step: _Step) -> None:
         step.backoff(f"MLflow unreachable, nothing rolled out: {exc}")
         return
     step.clear_backoff()
-    step.status["candidate"]["runId"] = model_version.run_id
+    measurements = result.measurements
+    step.status["candidate"]["runId"] = result.version.run_id
     step.status["gates"] = [m.as_status() for m in measurements]
-    verdict = g.overall([m.phase for m in measurements])
-    if verdict is g.Phase.SUCCESSFUL:
+    if result.verdict is g.Phase.SUCCESSFUL:
         step.condition(cond.GATES_PASSED, True, "AllGatesPassed", f"{len(measurements)} passed")
         await _start_rollout(step)
         return
@@ -263,31 +262,6 @@ async def _evaluate(step: _Step) -> None:
     step.enter(Phase.REJECTED, failing.message)
     step.deps.emit("Warning", "Rejected", f"version {version}: {failing.message}")
     await step.tag(version, {"outcome": "rejected", "reason": failing.message})
-
-
-async def _offline(step: _Step, gate: Gate, model_version: Any, run: Any) -> g.Measurement:
-    source = f"run {run.run_id[:8]}" if run is not None else f"version {model_version.version}"
-    value = _metric(gate, model_version, run)
-    baseline_value: float | None = None
-    if gate.baseline is not None:
-        try:
-            base = await step.deps.registry.version_for_alias(step.spec.model.name, gate.baseline)
-            base_run = await step.deps.registry.run(base.run_id) if base.run_id else None
-            baseline_value = _metric(gate, base, base_run)
-            source += f" vs {gate.baseline}=v{base.version}"
-        except NotFound:
-            baseline_value = None
-    return g.evaluate(gate, value, baseline_value, source=source)
-
-
-def _metric(gate: Gate, model_version: Any, run: Any) -> float | None:
-    raw = model_version.tags.get(gate.metric) if gate.source == "tag" else None
-    if gate.source == "metric" and run is not None:
-        return run.metrics.get(gate.metric)  # type: ignore[no-any-return]
-    try:
-        return float(raw) if raw is not None else None
-    except ValueError:
-        return None
 
 
 # -- step 3 and 4: roll out, wait for ready pods --------------------------------------------

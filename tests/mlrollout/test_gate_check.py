@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -27,7 +28,7 @@ def register(name: str, metrics: dict[str, float]) -> str:
 
 
 def promotion_file(
-    tmp_path: Path, tracking_uri: str, model: dict[str, str], gates: list[object]
+    tmp_path: Path, tracking_uri: str, model: dict[str, str], gates: Sequence[object]
 ) -> Path:
     doc = {
         "apiVersion": "mlrollout.dev/v1alpha1",

@@ -1,0 +1,167 @@
+"""Pure builders for the serving target's child objects: Deployment, Service, HPA.
+
+No I/O here: the reconciler adopts what these return (owner references) and applies it
+server-side. `replicas` is left out when an HPA owns it, and the pod template carries the model
+version so each version gets its own ReplicaSet while the selector stays the same.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from .spec import ModelPromotionSpec
+
+PROMOTION_LABEL = "mlrollout.dev/promotion"
+VERSION_LABEL = "mlrollout.dev/model-version"
+SERVER_NAME = "mlrollout-model-server"
+MODEL_DOWNLOAD_DIR = "/tmp"  # noqa: S108 - an emptyDir; the root filesystem is read-only
+PROBE_PERIOD_S = 2
+
+
+def selector_labels(name: str) -> dict[str, str]:
+    """Stable across versions: a Deployment's selector is immutable."""
+    return {"app.kubernetes.io/instance": name, PROMOTION_LABEL: name}
+
+
+def labels(name: str) -> dict[str, str]:
+    return {
+        "app.kubernetes.io/name": SERVER_NAME,
+        "app.kubernetes.io/part-of": "mlrollout",
+        "app.kubernetes.io/managed-by": "mlrollout-operator",
+        **selector_labels(name),
+    }
+
+
+def _metadata(name: str, namespace: str) -> dict[str, Any]:
+    return {"name": name, "namespace": namespace, "labels": labels(name)}
+
+
+def _env(spec: ModelPromotionSpec, version: str) -> list[dict[str, Any]]:
+    model = spec.model.name
+    env: list[dict[str, Any]] = [
+        {"name": "MODEL_SERVER_MODEL_URI", "value": f"models:/{model}/{version}"},
+        {"name": "MODEL_SERVER_MODEL_NAME", "value": model},
+        {"name": "MODEL_SERVER_PORT", "value": str(spec.serving.port)},
+        {"name": "MODEL_SERVER_SHUTDOWN_DELAY_SECONDS", "value": "5"},
+        {"name": "MLFLOW_TRACKING_URI", "value": spec.mlflow.tracking_uri},
+    ]
+    ref = spec.mlflow.credentials_secret_ref
+    if ref is not None:
+        for var, key in (
+            ("MLFLOW_TRACKING_USERNAME", ref.username_key),
+            ("MLFLOW_TRACKING_PASSWORD", ref.password_key),
+            ("MLFLOW_TRACKING_TOKEN", ref.token_key),
+        ):
+            source = {"name": ref.name, "key": key, "optional": True}
+            env.append({"name": var, "valueFrom": {"secretKeyRef": source}})
+    return env + [dict(item) for item in spec.serving.env]
+
+
+def _probe(path: str, period_s: int, failures: int) -> dict[str, Any]:
+    return {
+        "httpGet": {"path": path, "port": "http"},
+        "periodSeconds": period_s,
+        "failureThreshold": failures,
+        "timeoutSeconds": 2,
+    }
+
+
+def build_deployment(
+    name: str, namespace: str, spec: ModelPromotionSpec, version: str
+) -> dict[str, Any]:
+    serving, deadline = spec.serving, spec.rollout.progress_deadline_seconds
+    pod_labels = {**labels(name), VERSION_LABEL: version}
+    container = {
+        "name": "model-server",
+        "image": serving.image,
+        "imagePullPolicy": serving.image_pull_policy,
+        "ports": [{"name": "http", "containerPort": serving.port, "protocol": "TCP"}],
+        "env": _env(spec, version),
+        "resources": dict(serving.resources),
+        "readinessProbe": _probe("/v2/health/ready", PROBE_PERIOD_S, 2),
+        "livenessProbe": _probe("/v2/health/live", 10, 3),
+        # Slow model loads are tolerated up to the rollout's progress deadline.
+        "startupProbe": _probe("/v2/health/ready", PROBE_PERIOD_S, math.ceil(deadline / 2)),
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
+        "volumeMounts": [{"name": "tmp", "mountPath": MODEL_DOWNLOAD_DIR}],
+    }
+    pod_spec: dict[str, Any] = {
+        "containers": [container],
+        "automountServiceAccountToken": False,
+        "terminationGracePeriodSeconds": 30,
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": 10001,
+            "runAsGroup": 10001,
+            "fsGroup": 10001,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "volumes": [{"name": "tmp", "emptyDir": {}}],
+    }
+    if serving.service_account_name:
+        pod_spec["serviceAccountName"] = serving.service_account_name
+    deployment_spec: dict[str, Any] = {
+        "selector": {"matchLabels": selector_labels(name)},
+        "progressDeadlineSeconds": deadline,
+        "revisionHistoryLimit": 5,
+        "strategy": {
+            "type": "RollingUpdate",
+            "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
+        },
+        "template": {
+            "metadata": {
+                "labels": pod_labels,
+                "annotations": {
+                    VERSION_LABEL: version,
+                    "prometheus.io/scrape": "true",
+                    "prometheus.io/port": str(serving.port),
+                    "prometheus.io/path": "/metrics",
+                },
+            },
+            "spec": pod_spec,
+        },
+    }
+    if serving.autoscaling is None:
+        deployment_spec["replicas"] = serving.replicas
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": _metadata(name, namespace),
+        "spec": deployment_spec,
+    }
+
+
+def build_service(name: str, namespace: str, spec: ModelPromotionSpec) -> dict[str, Any]:
+    port = {"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _metadata(name, namespace),
+        "spec": {"type": "ClusterIP", "selector": selector_labels(name), "ports": [port]},
+    }
+
+
+def build_hpa(name: str, namespace: str, spec: ModelPromotionSpec) -> dict[str, Any] | None:
+    scaling = spec.serving.autoscaling
+    if scaling is None:
+        return None
+    target = {
+        "type": "Utilization",
+        "averageUtilization": scaling.target_cpu_utilization_percentage,
+    }
+    return {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": _metadata(name, namespace),
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
+            "minReplicas": scaling.min_replicas,
+            "maxReplicas": scaling.max_replicas,
+            "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": target}}],
+        },
+    }

@@ -1,0 +1,178 @@
+"""In-memory stand-ins for MLflow, the cluster and pod metrics, for the step-logic tests.
+
+The real adapters are tested against a real MLflow server (test_registry.py) and a real
+cluster (tests/e2e); these fakes only let the state machine be driven step by step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from promotion_operator.ports import LiveSample, RolloutState
+from promotion_operator.reconcile import Deps, Promotion
+from promotion_operator.registry import ModelVersion, NotFound, RegistryUnavailable, Run
+from promotion_operator.spec import parse_spec
+
+
+@dataclass
+class FakeRegistry:
+    versions: dict[str, dict[str, float]] = field(default_factory=dict)  # version → metrics
+    aliases: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, dict[str, str]] = field(default_factory=dict)
+    down: bool = False
+
+    def _check(self) -> None:
+        if self.down:
+            raise RegistryUnavailable("cannot reach MLflow at http://mlflow: ConnectError")
+
+    async def model_version(self, name: str, version: str) -> ModelVersion:
+        self._check()
+        if version not in self.versions:
+            raise NotFound(f"Model Version (name={name}, version={version}) not found")
+        return ModelVersion(name, version, f"run-{version}", None, self.tags.get(version, {}))
+
+    async def version_for_alias(self, name: str, alias: str) -> ModelVersion:
+        self._check()
+        if alias not in self.aliases:
+            raise NotFound(f"alias {alias} not found")
+        return await self.model_version(name, self.aliases[alias])
+
+    async def run(self, run_id: str) -> Run:
+        self._check()
+        return Run(run_id, self.versions[run_id.removeprefix("run-")], {}, {})
+
+    async def set_alias(self, name: str, alias: str, version: str) -> None:
+        self._check()
+        self.aliases[alias] = version
+
+    async def set_version_tags(self, name: str, version: str, tags: dict[str, str]) -> None:
+        self._check()
+        self.tags.setdefault(version, {}).update(tags)
+
+
+@dataclass
+class FakeCluster:
+    """Versions become ready when listed in `ready`; `failing` maps version → reason."""
+
+    ready: set[str] = field(default_factory=set)
+    failing: dict[str, str] = field(default_factory=dict)
+    applied: list[dict[str, Any]] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+
+    @property
+    def serving_version(self) -> str | None:
+        deployments = [o for o in self.applied if o["kind"] == "Deployment"]
+        if not deployments or "Deployment" in self.removed:
+            return None
+        labels = deployments[-1]["spec"]["template"]["metadata"]["labels"]
+        return str(labels["mlrollout.dev/model-version"])
+
+    async def apply(self, objects: list[dict[str, Any]]) -> None:
+        self.applied.extend(objects)
+        if "Deployment" in self.removed and any(o["kind"] == "Deployment" for o in objects):
+            self.removed.remove("Deployment")
+
+    async def remove(self, kind: str, name: str, namespace: str) -> None:
+        self.removed.append(kind)
+
+    async def rollout_state(self, name: str, namespace: str, version: str) -> RolloutState:
+        if version in self.failing:
+            return RolloutState(False, self.failing[version], "")
+        ready = self.serving_version == version and version in self.ready
+        return RolloutState(ready, None, "1/1 ready" if ready else "0/1 ready")
+
+
+@dataclass
+class FakeLive:
+    latency_s: float = 0.002
+    error_every: int = 0  # every n-th request fails; 0 = none
+    requests: float = 0
+    smoke: list[str] = field(default_factory=list)
+    broken: bool = False
+
+    async def sample(self, name: str, namespace: str, version: str) -> LiveSample:
+        if self.broken:
+            raise RuntimeError("connection refused")
+        self.requests += 100
+        errors = self.requests // self.error_every if self.error_every else 0
+        buckets = {
+            0.001: 0.0,
+            self.latency_s: self.requests,
+            1.0: self.requests,
+            float("inf"): self.requests,
+        }
+        return LiveSample(1, self.requests, errors, buckets)
+
+    def start_smoke_load(
+        self, name: str, namespace: str, version: str, model_name: str, rps: float
+    ) -> None:
+        self.smoke.append(f"start {version}")
+
+    def stop_smoke_load(self, name: str, namespace: str) -> None:
+        self.smoke.append("stop")
+
+
+@dataclass
+class World:
+    """One ModelPromotion driven by repeated reconciles, with a clock the test moves."""
+
+    spec: dict[str, Any]
+    registry: FakeRegistry = field(default_factory=FakeRegistry)
+    cluster: FakeCluster = field(default_factory=FakeCluster)
+    live: FakeLive = field(default_factory=FakeLive)
+    status: dict[str, Any] = field(default_factory=dict)
+    events: list[tuple[str, str, str]] = field(default_factory=list)
+    clock: datetime = field(default_factory=lambda: datetime(2026, 1, 1, tzinfo=UTC))
+    generation: int = 1
+    scratch: dict[str, Any] = field(default_factory=dict)
+
+    def deps(self) -> Deps:
+        return Deps(
+            registry=self.registry, cluster=self.cluster, live=self.live,
+            emit=lambda t, r, m: self.events.append((t, r, m)),
+            adopt=lambda objects: None, now=lambda: self.clock,
+            alias_poll_seconds=30, scratch=self.scratch,
+        )  # fmt: skip
+
+    async def tick(self, seconds: float = 0) -> dict[str, Any]:
+        from promotion_operator.reconcile import reconcile
+
+        self.clock += timedelta(seconds=seconds)
+        promotion = Promotion("churn", "ml", self.generation, parse_spec(self.spec), self.status)
+        self.status = await reconcile(promotion, self.deps())
+        return self.status
+
+    @property
+    def phase(self) -> str:
+        return str(self.status.get("phase"))
+
+    def reasons(self) -> list[str]:
+        return [reason for _, reason, _ in self.events]
+
+
+def base_spec(**overrides: Any) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "model": {"name": "churn-classifier", "version": "2"},
+        "mlflow": {"trackingUri": "http://mlflow:5000"},
+        "gates": [
+            {"metric": "accuracy", "op": ">=", "threshold": 0.9},
+            {"metric": "latency_p95_ms", "op": "<=", "threshold": 50},
+        ],
+        "serving": {"image": "localhost/mlrollout-model-server:test", "replicas": 1},
+        "rollout": {
+            "progressDeadlineSeconds": 60,
+            "verification": {
+                "durationSeconds": 30,
+                "intervalSeconds": 10,
+                "gates": [
+                    {"metric": "latency_p95_ms", "op": "<=", "threshold": 50},
+                    {"metric": "error_rate", "op": "<=", "threshold": 0.01},
+                ],
+            },
+        },
+        "promotion": {"alias": "production"},
+    }
+    spec.update(overrides)
+    return spec

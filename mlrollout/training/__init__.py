@@ -1,0 +1,1 @@
+"""The training demo: three algorithms trained, measured and registered in MLflow."""

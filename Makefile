@@ -43,6 +43,18 @@ test: $(INSTALLED) ## Lint, then every test tier (e2e is skipped when no test cl
 test-unit: $(INSTALLED) ## Only the fast tests (no MLflow server, no cluster)
 	$(BIN)/pytest -m 'not integration and not e2e'
 
+.PHONY: demo
+demo: $(INSTALLED) ## Train three models into a local MLflow, serve the champion, ask a prediction
+	$(BIN)/python -m mlrollout.local_demo
+
+.PHONY: train
+train: $(INSTALLED) ## The training demo into the local MLflow store (mlrollout train --quick-demo)
+	$(BIN)/mlrollout train --quick-demo
+
+.PHONY: mlflow
+mlflow: $(INSTALLED) ## A local MLflow tracking server + UI on the local store (Ctrl-C stops it)
+	$(BIN)/mlrollout mlflow
+
 .PHONY: bench
 bench: $(INSTALLED) ## Benchmarks (figures as ratios against a reference from the same run)
 	$(BIN)/python -m bench.serving_throughput

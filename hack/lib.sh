@@ -1,0 +1,69 @@
+# Shared by the hack/ scripts: paths, logging, and step-by-step readiness waits.
+# shellcheck shell=bash
+hack_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo_root=$(cd "$hack_dir/.." && pwd)
+# shellcheck source=versions.env
+source "$hack_dir/versions.env"
+export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH"
+
+K8S_BIN="$CACHE_ROOT/k8s-$K8S_VERSION/bin"
+STATE=/var/lib/mlrollout-cluster        # data of the running cluster (removed by cluster-down)
+RUN=/run/mlrollout-cluster              # pid files and sockets
+LOGS=$STATE/logs
+PKI=$STATE/pki
+KUBECONFIG_PATH=$STATE/kubeconfig
+CONTEXT=mlrollout-local
+NODE_NAME=mlrollout-node
+BRIDGE=mlr0
+NODE_IP=10.244.0.1
+POD_CIDR=10.244.0.0/16
+SERVICE_CIDR=10.96.0.0/16
+API_SERVICE_IP=10.96.0.1
+DNS_IP=10.96.0.10
+API_PORT=6443
+ETCD_CLIENT_PORT=23790
+ETCD_PEER_PORT=23800
+CONTAINERD_SOCK=$RUN/containerd/containerd.sock
+
+log() { printf '[%s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+
+die() {
+  log "ERROR: $*"
+  exit 1
+}
+
+# wait_for STEP TIMEOUT_S LOGFILE CMD...: retry CMD until it succeeds; on timeout name the step
+# and show the last lines of the component's log.
+wait_for() {
+  local step=$1 timeout=$2 logfile=$3
+  shift 3
+  local deadline=$((SECONDS + timeout))
+  until "$@" >/dev/null 2>&1; do
+    if ((SECONDS >= deadline)); then
+      log "step '$step' not ready after ${timeout}s"
+      if [[ -n $logfile && -f $logfile ]]; then
+        log "last lines of $logfile:"
+        tail -n 25 "$logfile" >&2
+      fi
+      exit 1
+    fi
+    sleep 1
+  done
+  log "ready: $step"
+}
+
+# start_daemon NAME CMD...: run in the background with a pid file and a log file.
+start_daemon() {
+  local name=$1
+  shift
+  mkdir -p "$RUN" "$LOGS"
+  if [[ -f $RUN/$name.pid ]] && kill -0 "$(cat "$RUN/$name.pid")" 2>/dev/null; then
+    log "$name already running (pid $(cat "$RUN/$name.pid"))"
+    return
+  fi
+  setsid "$@" >>"$LOGS/$name.log" 2>&1 < /dev/null &
+  echo $! >"$RUN/$name.pid"
+  log "started $name (pid $!, log $LOGS/$name.log)"
+}
+
+kubectl_() { "$K8S_BIN/kubectl" --kubeconfig "$KUBECONFIG_PATH" "$@"; }

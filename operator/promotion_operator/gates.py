@@ -96,10 +96,11 @@ def evaluate(
     if _missing(value):
         return _no_data(gate, measured, f"no value for {gate.metric}{where}", threshold)
     assert value is not None
+    label = f"{gate.name!r} ({gate.metric})" if gate.name else gate.metric
     if _COMPARE[gate.op](value, threshold):
-        message = f"gate {gate.metric} passed: {_fmt(value)} {gate.op.value} {_fmt(threshold)}"
+        message = f"gate {label} passed: {_fmt(value)} {gate.op.value} {_fmt(threshold)}"
         return measured(Phase.SUCCESSFUL, message + where, threshold)
-    message = f"gate {gate.metric} failed: {_fmt(value)} {_NEGATED[gate.op]} {_fmt(threshold)}"
+    message = f"gate {label} failed: {_fmt(value)} {_NEGATED[gate.op]} {_fmt(threshold)}"
     if gate.baseline is not None:
         message += f" ({gate.baseline} {_fmt(baseline_value or 0.0)}{gate.tolerance:+g})"
     return measured(Phase.FAILED, message + where, threshold)

@@ -95,7 +95,10 @@ class Gate(_Spec):
 class Autoscaling(_Spec):
     min_replicas: int = Field(default=1, ge=1)
     max_replicas: int = Field(default=3, ge=1)
-    target_cpu_utilization_percentage: int = Field(default=70, ge=1, le=100)
+    # Spelled as in autoscaling/v1 (`targetCPUUtilizationPercentage`), not as to_camel would.
+    target_cpu_utilization_percentage: int = Field(
+        default=70, ge=1, le=100, alias="targetCPUUtilizationPercentage"
+    )
 
 
 class Serving(_Spec):

@@ -71,4 +71,17 @@ if [[ ! -x "$out/coredns" ]]; then
   log "building coredns $COREDNS_VERSION (cluster DNS)"
   GOBIN="$out" go install "github.com/coredns/coredns@$COREDNS_VERSION"
 fi
+if [[ ! -x "$out/metrics-server" ]]; then
+  # Its go.mod has replace directives too, so it is built inside a consumer module.
+  log "building metrics-server $METRICS_SERVER_VERSION (CPU metrics for HPAs)"
+  ms_work=$(mktemp -d "$CACHE_ROOT/build-ms-XXXXXX")
+  (
+    cd "$ms_work"
+    go mod init mlrollout.local/metrics-server-build >/dev/null 2>&1
+    go get -tool "sigs.k8s.io/metrics-server/cmd/metrics-server@$METRICS_SERVER_VERSION" 2>&1 | tail -3 >&2
+    go build -trimpath -ldflags "-s -w" -o "$out/metrics-server.tmp" sigs.k8s.io/metrics-server/cmd/metrics-server
+  )
+  mv "$out/metrics-server.tmp" "$out/metrics-server"
+  rm -rf "$ms_work"
+fi
 log "binaries ready in $out"

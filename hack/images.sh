@@ -2,6 +2,7 @@
 # Build the project's images locally (no registry is reachable) and load them into the cluster.
 #   images.sh pause   the sandbox (pause) image, from Debian's static catatonit
 #   images.sh all     base image, model server and operator images; prints their names
+#   images.sh names   the names `all` builds for this tree, without building (the e2e tests use it)
 # With Docker available and a kind cluster running, builds with docker and `kind load`s instead.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -86,7 +87,7 @@ kind_images() {
   done
 }
 
-if [[ ${MLROLLOUT_CLUSTER:-local} == kind ]]; then
+if [[ ${MLROLLOUT_CLUSTER:-local} == kind && ${1:-all} != names ]]; then
   kind_images
   exit 0
 fi
@@ -99,5 +100,6 @@ case ${1:-all} in
     build mlrollout-model-server serving/Dockerfile
     build mlrollout-operator operator/Dockerfile
     ;;
-  *) die "usage: images.sh [pause|all]" ;;
+  names) for name in mlrollout-model-server mlrollout-operator; do echo "localhost/$name:$(tag)"; done ;;
+  *) die "usage: images.sh [pause|all|names]" ;;
 esac

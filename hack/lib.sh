@@ -23,6 +23,7 @@ DNS_IP=10.96.0.10
 API_PORT=6443
 ETCD_CLIENT_PORT=23790
 ETCD_PEER_PORT=23800
+METRICS_SERVER_PORT=10350
 CONTAINERD_SOCK=$RUN/containerd/containerd.sock
 
 log() { printf '[%s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }

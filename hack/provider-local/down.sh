@@ -24,7 +24,7 @@ if [[ -S $CONTAINERD_SOCK ]]; then
     ctr --address "$CONTAINERD_SOCK" -n k8s.io tasks kill -s KILL "$task" >/dev/null 2>&1 || true
   done
 fi
-for name in coredns kube-proxy kubelet kube-scheduler kube-controller-manager kube-apiserver containerd etcd; do
+for name in metrics-server coredns kube-proxy kubelet kube-scheduler kube-controller-manager kube-apiserver containerd etcd; do
   stop "$name"
 done
 pkill -f "containerd-shim-runc-v2 -namespace k8s.io -id .* -address $CONTAINERD_SOCK" 2>/dev/null || true

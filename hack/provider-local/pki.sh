@@ -32,6 +32,9 @@ issue apiserver "/CN=kube-apiserver" \
 # identity so the Node authorizer applies to it.
 issue admin "/O=system:masters/CN=mlrollout-admin"
 issue kubelet "/O=system:nodes/CN=system:node:$NODE_NAME" "DNS:$NODE_NAME,IP:$NODE_IP,IP:127.0.0.1"
+# The aggregation layer's client (the API server proxying to metrics-server). Same CA, but the
+# API server only trusts request headers from this one name (--requestheader-allowed-names).
+issue front-proxy-client "/CN=front-proxy-client"
 
 # kubeconfig FILE CERT CONTEXT
 kubeconfig() {

@@ -38,6 +38,11 @@ start_daemon kube-apiserver "$K8S_BIN/kube-apiserver" \
   --service-account-key-file "$PKI/sa.pub" --service-account-signing-key-file "$PKI/sa.key" \
   --authorization-mode Node,RBAC --allow-privileged=false \
   --enable-admission-plugins NodeRestriction \
+  --requestheader-client-ca-file "$PKI/ca.crt" --requestheader-allowed-names front-proxy-client \
+  --requestheader-username-headers X-Remote-User --requestheader-group-headers X-Remote-Group \
+  --requestheader-extra-headers-prefix X-Remote-Extra- \
+  --proxy-client-cert-file "$PKI/front-proxy-client.crt" \
+  --proxy-client-key-file "$PKI/front-proxy-client.key" --enable-aggregator-routing=true \
   --profiling=false
 wait_for "API server /readyz" 120 "$LOGS/kube-apiserver.log" kubectl_ get --raw /readyz
 
@@ -69,6 +74,43 @@ start_daemon kube-proxy "$K8S_BIN/kube-proxy" --config "$conf/kube-proxy.yaml"
 start_daemon coredns "$K8S_BIN/coredns" -conf "$conf/Corefile"
 wait_for "DNS answering for kubernetes.default" 60 "$LOGS/coredns.log" \
   bash -c "dig +short +time=1 +tries=1 @$NODE_IP kubernetes.default.svc.cluster.local | grep -qx $API_SERVICE_IP"
+
+# metrics-server on the host, registered as the metrics.k8s.io APIService (HPAs read CPU from it).
+start_daemon metrics-server "$K8S_BIN/metrics-server" \
+  --kubeconfig "$KUBECONFIG_PATH" --authentication-kubeconfig "$KUBECONFIG_PATH" \
+  --authorization-kubeconfig "$KUBECONFIG_PATH" \
+  --bind-address "$NODE_IP" --secure-port "$METRICS_SERVER_PORT" --cert-dir "$STATE/metrics-server" \
+  --kubelet-preferred-address-types InternalIP --kubelet-insecure-tls --metric-resolution 15s
+kubectl_ apply -f - >/dev/null <<YAML
+apiVersion: v1
+kind: Service
+metadata: {name: metrics-server, namespace: kube-system}
+spec:
+  ports: [{name: https, port: 443, targetPort: $METRICS_SERVER_PORT}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: metrics-server-host
+  namespace: kube-system
+  labels: {kubernetes.io/service-name: metrics-server}
+addressType: IPv4
+endpoints: [{addresses: ["$NODE_IP"]}]
+ports: [{name: https, port: $METRICS_SERVER_PORT, protocol: TCP}]
+---
+apiVersion: apiregistration.k8s.io/v1
+kind: APIService
+metadata: {name: v1beta1.metrics.k8s.io}
+spec:
+  group: metrics.k8s.io
+  version: v1beta1
+  service: {name: metrics-server, namespace: kube-system, port: 443}
+  insecureSkipTLSVerify: true   # its serving certificate is self-signed, on this machine only
+  groupPriorityMinimum: 100
+  versionPriority: 100
+YAML
+wait_for "metrics API available" 90 "$LOGS/metrics-server.log" \
+  kubectl_ wait --for=condition=Available apiservice/v1beta1.metrics.k8s.io --timeout=5s
 
 log "smoke pod"
 kubectl_ apply -f - >/dev/null <<YAML

@@ -26,13 +26,13 @@ load_into_cluster() {
   podman_ save --format oci-archive -o "$archive" "$image" >/dev/null
   ctr --address "$CONTAINERD_SOCK" -n k8s.io images import --all-platforms "$archive" >/dev/null
   rm -f "$archive"
-  ctr --address "$CONTAINERD_SOCK" -n k8s.io images ls -q | grep -qx "$image" ||
+  ctr --address "$CONTAINERD_SOCK" -n k8s.io images ls -q | grep -x "$image" >/dev/null ||
     die "$image is not in the cluster's containerd after the import"
   log "loaded $image into the cluster"
 }
 
 pause_image() {
-  if ctr --address "$CONTAINERD_SOCK" -n k8s.io images ls -q 2>/dev/null | grep -qx "$PAUSE_IMAGE"; then
+  if ctr --address "$CONTAINERD_SOCK" -n k8s.io images ls -q 2>/dev/null | grep -x "$PAUSE_IMAGE" >/dev/null; then
     return
   fi
   if ! podman_ image exists "$PAUSE_IMAGE"; then

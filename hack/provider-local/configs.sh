@@ -5,7 +5,16 @@ source "$(dirname "$0")/../lib.sh"
 conf=$STATE/conf
 mkdir -p "$conf/cni" "$STATE/containerd" "$RUN/containerd"
 
-cat >"$conf/containerd.toml" <<TOML
+# write FILE < content: replace FILE only when the content differs. A running kube-proxy exits
+# when its config file changes, so an idempotent `cluster-up` must not touch unchanged files.
+write() {
+  local tmp
+  tmp=$(mktemp "$1.XXXXXX")
+  cat >"$tmp"
+  if cmp -s "$tmp" "$1"; then rm -f "$tmp"; else mv "$tmp" "$1"; fi
+}
+
+write "$conf/containerd.toml" <<TOML
 version = 2
 root = "$STATE/containerd"
 state = "$RUN/containerd/state"
@@ -29,7 +38,7 @@ state = "$RUN/containerd/state"
 TOML
 
 # Pods get addresses from the node's own /16 on bridge $BRIDGE, whose gateway is the node IP.
-cat >"$conf/cni/10-mlrollout.conflist" <<JSON
+write "$conf/cni/10-mlrollout.conflist" <<JSON
 {
   "cniVersion": "0.4.0",
   "name": "mlrollout",
@@ -52,7 +61,7 @@ JSON
 
 echo "nameserver $NODE_IP" >"$conf/resolv.conf"
 
-cat >"$conf/kubelet.yaml" <<YAML
+write "$conf/kubelet.yaml" <<YAML
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 cgroupDriver: cgroupfs
@@ -78,7 +87,7 @@ serializeImagePulls: false
 maxPods: 110
 YAML
 
-cat >"$conf/kube-proxy.yaml" <<YAML
+write "$conf/kube-proxy.yaml" <<YAML
 apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
 clientConnection: {kubeconfig: $KUBECONFIG_PATH}
@@ -91,7 +100,7 @@ metricsBindAddress: 127.0.0.1:10249
 healthzBindAddress: 127.0.0.1:10256
 YAML
 
-cat >"$conf/Corefile" <<COREFILE
+write "$conf/Corefile" <<COREFILE
 .:53 {
     bind $NODE_IP
     errors

@@ -31,7 +31,7 @@ pkill -f "containerd-shim-runc-v2 -namespace k8s.io -id .* -address $CONTAINERD_
 
 # Unmount everything below our state and run dirs (kubelet volumes, containerd snapshots, netns).
 for dir in "$STATE" "$RUN"; do
-  grep -o " $dir[^ ]*" /proc/mounts | sort -r | while read -r mnt; do
+  { grep -o " $dir[^ ]*" /proc/mounts || true; } | sort -r | while read -r mnt; do
     umount -l "$mnt" 2>/dev/null || true
   done
 done
@@ -39,11 +39,11 @@ done
 ip link show "$BRIDGE" >/dev/null 2>&1 && ip link delete "$BRIDGE" && log "removed bridge $BRIDGE"
 # Pod veths die with their netns; the iptables chains kube-proxy and CNI created go here.
 for table in nat filter mangle; do
-  iptables -t "$table" -S 2>/dev/null | grep -E '^-A .*(KUBE-|CNI-)' | sed 's/^-A/-D/' |
+  iptables -t "$table" -S 2>/dev/null | { grep -E '^-A .*(KUBE-|CNI-)' || true; } | sed 's/^-A/-D/' |
     while read -r rule; do eval "iptables -t $table $rule" 2>/dev/null || true; done
-  iptables -t "$table" -S 2>/dev/null | grep -E '^-N (KUBE-|CNI-)' | awk '{print $2}' |
+  iptables -t "$table" -S 2>/dev/null | { grep -E '^-N (KUBE-|CNI-)' || true; } | awk '{print $2}' |
     while read -r chain; do iptables -t "$table" -F "$chain" 2>/dev/null || true; done
-  iptables -t "$table" -S 2>/dev/null | grep -E '^-N (KUBE-|CNI-)' | awk '{print $2}' |
+  iptables -t "$table" -S 2>/dev/null | { grep -E '^-N (KUBE-|CNI-)' || true; } | awk '{print $2}' |
     while read -r chain; do iptables -t "$table" -X "$chain" 2>/dev/null || true; done
 done
 rm -rf "$STATE" "$RUN"

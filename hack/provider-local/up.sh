@@ -15,7 +15,9 @@ conf=$STATE/conf
 
 log "network: bridge $BRIDGE with node IP $NODE_IP"
 ip link show "$BRIDGE" >/dev/null 2>&1 || ip link add "$BRIDGE" type bridge
-ip addr show dev "$BRIDGE" | grep -q "inet $NODE_IP/" || ip addr add "$NODE_IP/16" dev "$BRIDGE"
+# (the address list is read first: `ip | grep -q` fails under pipefail when grep exits early)
+addresses=$(ip -4 addr show dev "$BRIDGE")
+[[ $addresses == *"inet $NODE_IP/"* ]] || ip addr add "$NODE_IP/16" dev "$BRIDGE"
 ip link set "$BRIDGE" up
 sysctl -qw net.ipv4.ip_forward=1 net.bridge.bridge-nf-call-iptables=1 2>/dev/null || true
 
@@ -38,6 +40,7 @@ start_daemon kube-apiserver "$K8S_BIN/kube-apiserver" \
   --service-account-key-file "$PKI/sa.pub" --service-account-signing-key-file "$PKI/sa.key" \
   --authorization-mode Node,RBAC --allow-privileged=false \
   --enable-admission-plugins NodeRestriction \
+  --kubelet-preferred-address-types InternalIP \
   --requestheader-client-ca-file "$PKI/ca.crt" --requestheader-allowed-names front-proxy-client \
   --requestheader-username-headers X-Remote-User --requestheader-group-headers X-Remote-Group \
   --requestheader-extra-headers-prefix X-Remote-Extra- \
@@ -71,6 +74,7 @@ wait_for "node $NODE_NAME Ready" 180 "$LOGS/kubelet.log" \
   kubectl_ wait --for=condition=Ready "node/$NODE_NAME" --timeout=5s
 
 start_daemon kube-proxy "$K8S_BIN/kube-proxy" --config "$conf/kube-proxy.yaml"
+wait_for "kube-proxy healthy" 60 "$LOGS/kube-proxy.log" curl -sf http://127.0.0.1:10256/healthz
 start_daemon coredns "$K8S_BIN/coredns" -conf "$conf/Corefile"
 wait_for "DNS answering for kubernetes.default" 60 "$LOGS/coredns.log" \
   bash -c "dig +short +time=1 +tries=1 @$NODE_IP kubernetes.default.svc.cluster.local | grep -qx $API_SERVICE_IP"

@@ -1,0 +1,133 @@
+"""How the e2e tier finds and talks to the test cluster (never any other cluster)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+
+ROOT = Path(__file__).resolve().parents[2]
+LOCAL_KUBECONFIG = Path("/var/lib/mlrollout-cluster/kubeconfig")
+# Contexts made by `make cluster-up` and `make kind-up`; anything else is refused.
+TEST_CONTEXTS = ("mlrollout-local", "kind-mlrollout")
+T = TypeVar("T")
+
+
+class NoTestCluster(Exception):
+    """No test cluster is reachable; the message says how to get one."""
+
+
+@dataclass(frozen=True)
+class Cluster:
+    kubeconfig: Path
+    context: str
+    api: client.ApiClient
+    host_ip: str  # where pods reach processes on this machine (MLflow, in these tests)
+
+    @property
+    def core(self) -> client.CoreV1Api:
+        return client.CoreV1Api(self.api)
+
+    @property
+    def apps(self) -> client.AppsV1Api:
+        return client.AppsV1Api(self.api)
+
+    @property
+    def autoscaling(self) -> client.AutoscalingV2Api:
+        return client.AutoscalingV2Api(self.api)
+
+    @property
+    def custom(self) -> client.CustomObjectsApi:
+        return client.CustomObjectsApi(self.api)
+
+    def json(self, obj: object) -> dict[str, Any]:
+        """A client model as the API's own JSON (camelCase keys), for plain dict access."""
+        data: dict[str, Any] = self.api.sanitize_for_serialization(obj)  # type: ignore[no-untyped-call]
+        return data
+
+    def kubectl(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        """Run the kubectl that `make cluster-up` linked into bin/ (or the one on PATH)."""
+        binary = ROOT / "bin" / "kubectl"
+        exe = str(binary) if binary.exists() else shutil.which("kubectl")
+        if exe is None:
+            raise NoTestCluster("kubectl not found: run `make cluster-up` (links bin/kubectl)")
+        return subprocess.run(
+            [exe, "--kubeconfig", str(self.kubeconfig), "--context", self.context, *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+
+def kubeconfig_path() -> Path:
+    explicit = os.environ.get("MLROLLOUT_KUBECONFIG") or os.environ.get("KUBECONFIG")
+    return Path(explicit) if explicit else LOCAL_KUBECONFIG
+
+
+def connect() -> Cluster:
+    """The test cluster the kubeconfig names, or NoTestCluster saying why not."""
+    path = kubeconfig_path()
+    if not path.exists():
+        raise NoTestCluster(f"no kubeconfig at {path}: run `make cluster-up` (or `make kind-up`)")
+    _, active = config.list_kube_config_contexts(config_file=str(path))  # type: ignore[no-untyped-call]
+    context = str(active["name"])
+    if context not in TEST_CONTEXTS:
+        raise NoTestCluster(
+            f"refusing context {context!r} in {path}: e2e tests only run against "
+            f"{', '.join(TEST_CONTEXTS)}"
+        )
+    api = config.new_client_from_config(config_file=str(path), context=context)  # type: ignore[no-untyped-call]
+    try:
+        client.VersionApi(api).get_code(_request_timeout=5)
+    except Exception as exc:  # any failure means "not reachable"
+        raise NoTestCluster(f"test cluster {context} at {path} not reachable ({exc})") from None
+    host_ip = os.environ.get("MLROLLOUT_E2E_HOST_IP", "10.244.0.1")
+    return Cluster(path, context, api, host_ip)
+
+
+def wait_for(
+    what: str, probe: Callable[[], T | None], timeout_s: float, explain: Callable[[], str]
+) -> T:
+    """Poll ``probe`` until it returns something truthy; on timeout say what and show state."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            value = probe()
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+            value = None
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(
+                f"timed out after {timeout_s:.0f}s waiting for {what}\n{explain()}"
+            )
+        time.sleep(1)
+
+
+def describe_namespace(cluster: Cluster, namespace: str) -> str:
+    """What a failing e2e test prints: objects, events and the last lines of every pod's log."""
+    parts = []
+    for args in (
+        ("get", "modelpromotions,deploy,rs,pods,svc,hpa,endpointslices", "-o", "wide"),
+        ("get", "modelpromotions", "-o", "yaml"),
+        ("get", "events", "--sort-by=.lastTimestamp"),
+    ):
+        result = cluster.kubectl("-n", namespace, *args)
+        parts.append(f"$ kubectl {' '.join(args)}\n{result.stdout}{result.stderr}")
+    pods: Any = cluster.core.list_namespaced_pod(namespace).items
+    for pod in pods:
+        result = cluster.kubectl("-n", namespace, "logs", pod.metadata.name, "--tail=15")
+        parts.append(f"$ kubectl logs {pod.metadata.name}\n{result.stdout}{result.stderr}")
+    return "\n".join(parts)

@@ -1,0 +1,97 @@
+"""Invalid ModelPromotions are refused by `kubectl apply` with a message naming the field."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+
+from .cluster import Cluster
+from .promotions import promotion
+
+VALID: dict[str, Any] = {
+    "model": {"name": "churn", "version": "3"},
+    "mlflow": {"trackingUri": "http://mlflow:5000"},
+    "gates": [{"metric": "accuracy", "op": ">=", "threshold": 0.9}],
+    "serving": {"image": "localhost/mlrollout-model-server:dev"},
+}
+
+
+def _with(path: str, value: Any) -> dict[str, Any]:
+    """VALID with ``value`` at a dotted path (list indices as numbers); None deletes the key."""
+    spec = copy.deepcopy(VALID)
+    *parents, last = path.split(".")
+    node: Any = spec
+    for key in parents:
+        node = node[int(key)] if key.isdigit() else node.setdefault(key, {})
+    if value is None:
+        del node[int(last) if last.isdigit() else last]
+    else:
+        node[int(last) if last.isdigit() else last] = value
+    return spec
+
+
+INVALID = {
+    "version and alias": (_with("model.alias", "champion"), "spec.model"),
+    "neither version nor alias": (_with("model.version", None), "spec.model"),
+    "version not a number": (_with("model.version", "latest"), "spec.model.version"),
+    "version as an integer": (_with("model.version", 3), "spec.model.version"),
+    "no model name": (_with("model.name", None), "spec.model.name"),
+    "no image": (_with("serving.image", None), "spec.serving.image"),
+    "threshold not a number": (_with("gates.0.threshold", "high"), "spec.gates[0].threshold"),
+    "threshold and baseline": (_with("gates.0.baseline", "champion"), "spec.gates[0]"),
+    "neither threshold nor baseline": (_with("gates.0.threshold", None), "spec.gates[0]"),
+    "tolerance without baseline": (_with("gates.0.tolerance", 0.01), "spec.gates[0]"),
+    "unknown comparator": (_with("gates.0.op", "~="), "spec.gates[0].op"),
+    "unknown onNoData": (_with("gates.0.onNoData", "Ignore"), "spec.gates[0].onNoData"),
+    "minReplicas above maxReplicas": (
+        _with("serving.autoscaling", {"minReplicas": 5, "maxReplicas": 2}),
+        "spec.serving.autoscaling",
+    ),
+    "tracking URI not http": (
+        _with("mlflow.trackingUri", "file:///tmp"), "spec.mlflow.trackingUri"
+    ),
+    "progress deadline too short": (
+        _with("rollout", {"progressDeadlineSeconds": 1}),
+        "spec.rollout.progressDeadlineSeconds",
+    ),
+    "online gate with a baseline": (
+        _with("rollout", {"verification": {"gates": [
+            {"metric": "latency_p95_ms", "op": "<=", "baseline": "production"}]}}),
+        "spec.rollout.verification.gates",
+    ),
+    "online gate on an unknown metric": (
+        _with("rollout", {"verification": {"gates": [
+            {"metric": "accuracy", "op": ">=", "threshold": 0.9}]}}),
+        "spec.rollout.verification.gates",
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(("spec", "field"), INVALID.values(), ids=INVALID.keys())
+def test_invalid_resources_are_refused_at_apply(
+    cluster: Cluster, namespace: str, crd: None, spec: dict[str, Any], field: str
+) -> None:
+    result = cluster.kubectl(
+        "apply", "-n", namespace, "-f", "-", stdin=json.dumps(promotion("bad", spec))
+    )
+    assert result.returncode != 0, f"accepted: {result.stdout}"
+    assert field in result.stderr, result.stderr
+    assert "is invalid" in result.stderr, result.stderr
+
+
+def test_a_valid_resource_is_accepted_with_defaults(
+    cluster: Cluster, namespace: str, crd: None
+) -> None:
+    result = cluster.kubectl(
+        "apply", "-n", namespace, "-f", "-", stdin=json.dumps(promotion("good", VALID))
+    )
+    assert result.returncode == 0, result.stderr
+    got = json.loads(cluster.kubectl("get", "mp", "good", "-n", namespace, "-o", "json").stdout)
+    assert got["spec"]["promotion"]["alias"] == "production"
+    assert got["spec"]["gates"][0]["onNoData"] == "Fail"
+    assert got["spec"]["serving"]["port"] == 8080
+    assert got["spec"]["rollout"]["progressDeadlineSeconds"] == 300
+    assert got["spec"]["rollout"]["verification"]["durationSeconds"] == 60

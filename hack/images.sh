@@ -11,11 +11,18 @@ BASE_IMAGE=localhost/mlrollout-base:$BASE_SUITE-py3-v2
 PAUSE_IMAGE=localhost/mlrollout-pause:catatonit
 podman_() { podman --cgroup-manager=cgroupfs --events-backend=file "$@"; }
 
+# The tag is the last commit that changed what goes into the images (plus a hash of uncommitted
+# changes there), so unrelated commits reuse the images already built. README.md is copied only
+# for the package metadata and is left out on purpose.
+IMAGE_INPUTS=(serving operator mlrollout pyproject.toml)
 tag() {
   local sha
-  sha=$(git -C "$repo_root" rev-parse --short=12 HEAD 2>/dev/null || echo nogit)
-  if [[ -n $(git -C "$repo_root" status --porcelain -- serving operator mlrollout pyproject.toml 2>/dev/null) ]]; then
-    sha+="-dirty$(git -C "$repo_root" diff -- serving operator mlrollout pyproject.toml | sha1sum | cut -c1-8)"
+  sha=$(git -C "$repo_root" log -1 --format=%h --abbrev=12 -- "${IMAGE_INPUTS[@]}" 2>/dev/null || true)
+  [[ -n $sha ]] || sha=nogit
+  if [[ -n $(git -C "$repo_root" status --porcelain -- "${IMAGE_INPUTS[@]}" 2>/dev/null) ]]; then
+    sha+="-dirty$( (git -C "$repo_root" diff HEAD -- "${IMAGE_INPUTS[@]}"
+      git -C "$repo_root" ls-files -o --exclude-standard -- "${IMAGE_INPUTS[@]}" |
+        (cd "$repo_root" && xargs -r cat)) | sha1sum | cut -c1-8)"
   fi
   echo "$sha"
 }

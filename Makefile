@@ -35,13 +35,18 @@ format: $(INSTALLED) ## Fix what ruff can fix and format the code
 	$(BIN)/ruff format .
 
 .PHONY: test
-test: $(INSTALLED) ## Lint, then every test tier (e2e is skipped when no test cluster runs)
+test: $(INSTALLED) ## Lint, bring up the test cluster + images, run every tier (e2e included)
 	$(MAKE) --no-print-directory lint
-	$(BIN)/pytest
+	$(MAKE) --no-print-directory cluster-up images
+	MLROLLOUT_E2E_REQUIRED=1 MLROLLOUT_KUBECONFIG=$$($(HACK)/cluster.sh kubeconfig) $(BIN)/pytest
 
 .PHONY: test-unit
 test-unit: $(INSTALLED) ## Only the fast tests (no MLflow server, no cluster)
 	$(BIN)/pytest -m 'not integration and not e2e'
+
+.PHONY: test-local
+test-local: $(INSTALLED) ## Every tier but e2e (no cluster needed)
+	$(BIN)/pytest -m 'not e2e'
 
 .PHONY: demo
 demo: $(INSTALLED) ## Train three models into a local MLflow, serve the champion, ask a prediction

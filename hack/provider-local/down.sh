@@ -38,14 +38,19 @@ done
 
 ip link show "$BRIDGE" >/dev/null 2>&1 && ip link delete "$BRIDGE" && log "removed bridge $BRIDGE"
 # Pod veths die with their netns; the iptables chains kube-proxy and CNI created go here.
-for table in nat filter mangle; do
-  iptables -t "$table" -S 2>/dev/null | { grep -E '^-A .*(KUBE-|CNI-)' || true; } | sed 's/^-A/-D/' |
-    while read -r rule; do eval "iptables -t $table $rule" 2>/dev/null || true; done
-  iptables -t "$table" -S 2>/dev/null | { grep -E '^-N (KUBE-|CNI-)' || true; } | awk '{print $2}' |
-    while read -r chain; do iptables -t "$table" -F "$chain" 2>/dev/null || true; done
-  iptables -t "$table" -S 2>/dev/null | { grep -E '^-N (KUBE-|CNI-)' || true; } | awk '{print $2}' |
-    while read -r chain; do iptables -t "$table" -X "$chain" 2>/dev/null || true; done
-done
+if command -v iptables >/dev/null; then
+  for table in nat filter mangle; do
+    rules=$(iptables -t "$table" -S 2>/dev/null || true)
+    grep -E '^-A .*(KUBE-|CNI-)' <<<"$rules" | sed 's/^-A/-D/' |
+      while read -r rule; do eval "iptables -t $table $rule" 2>/dev/null || true; done || true
+    for chain in $(grep -E '^-N (KUBE-|CNI-)' <<<"$rules" | awk '{print $2}'); do
+      iptables -t "$table" -F "$chain" 2>/dev/null || true
+    done
+    for chain in $(grep -E '^-N (KUBE-|CNI-)' <<<"$rules" | awk '{print $2}'); do
+      iptables -t "$table" -X "$chain" 2>/dev/null || true
+    done
+  done
+fi
 rm -rf "$STATE" "$RUN"
 rm -f "$repo_root/bin/kubectl" "$repo_root/bin/helm"
 log "local cluster removed"

@@ -1,0 +1,243 @@
+"""The operator end to end: a real operator process, the real API server and kubelet, real
+model server pods, a real MLflow server. Each test owns a namespace and a registered model."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from sklearn.datasets import load_breast_cancer
+
+from promotion_operator import manifests
+
+from .cluster import Cluster, wait_for
+from .mlflow_models import HostMlflow
+from .operator_process import OperatorProcess
+from .promotions import (
+    TIMINGS,
+    Poller,
+    apply,
+    base_spec,
+    events,
+    get,
+    promotion,
+    service_url,
+    wait_phase,
+)  # fmt: skip
+
+ROWS = load_breast_cancer().data[:2].tolist()
+
+
+@pytest.fixture
+def model(request: pytest.FixtureRequest) -> str:
+    return "e2e-" + str(request.node.name).removeprefix("test_")[:40].replace("_", "-")
+
+
+def _promote_first(
+    cluster: Cluster, namespace: str, operator: OperatorProcess, spec: dict[str, Any]
+) -> dict[str, Any]:
+    apply(cluster, namespace, promotion("target", spec))
+    return wait_phase(cluster, namespace, "target", "Promoted", 240, operator.log_tail)
+
+
+def _template_version(cluster: Cluster, namespace: str) -> tuple[str, int]:
+    deployment = cluster.json(cluster.apps.read_namespaced_deployment("target", namespace))
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    return labels[manifests.VERSION_LABEL], deployment["metadata"]["generation"]
+
+
+def test_a_good_version_is_promoted_and_the_alias_follows(
+    cluster: Cluster, namespace: str, operator: OperatorProcess, host_mlflow: HostMlflow,
+    images: dict[str, str], model: str,
+) -> None:  # fmt: skip
+    first = host_mlflow.register(model, "logistic_regression")
+    second = host_mlflow.register(model, "random_forest")
+    spec = base_spec(model, first, images["model-server"], host_mlflow.url)
+    spec["serving"]["autoscaling"] = {"minReplicas": 1, "maxReplicas": 2}
+
+    started = time.monotonic()
+    promoted = _promote_first(cluster, namespace, operator, spec)
+    TIMINGS["kubectl apply -> Promoted (first version)"] = time.monotonic() - started
+
+    status = promoted["status"]
+    assert status["serving"] == {"version": first}
+    assert status["lastKnownGood"] == {"version": first}
+    assert {g["phase"] for g in status["gates"]} == {"Successful"}
+    conditions = {c["type"]: c["status"] for c in status["conditions"]}
+    assert conditions["GatesPassed"] == "True"
+    assert conditions["Available"] == "True"
+    assert host_mlflow.alias(model, "production") == first
+    tags = host_mlflow.client.get_model_version(model, first).tags
+    assert tags["mlrollout.dev/outcome"] == "promoted"
+    assert _template_version(cluster, namespace)[0] == first
+    hpa = cluster.autoscaling.read_namespaced_horizontal_pod_autoscaler("target", namespace)
+    assert (hpa.spec.min_replicas, hpa.spec.max_replicas) == (1, 2)
+    deployment = cluster.json(cluster.apps.read_namespaced_deployment("target", namespace))
+    assert [o["kind"] for o in deployment["metadata"]["ownerReferences"]] == ["ModelPromotion"]
+    assert ("Normal", "Promoted") in events(cluster, namespace, "target")
+    listed = cluster.kubectl("get", "mlrollout", "-n", namespace)  # the category
+    row = next(line for line in listed.stdout.splitlines() if line.startswith("target"))
+    assert row.split()[1:5] == ["Promoted", model, first, first], listed.stdout + listed.stderr
+
+    # A new version, gated relative to the champion behind the `production` alias.
+    spec["model"]["version"] = second
+    spec["gates"].append(
+        {"metric": "accuracy", "op": ">=", "baseline": "production", "tolerance": -0.05}
+    )
+    apply(cluster, namespace, promotion("target", spec))
+    promoted = wait_phase(cluster, namespace, "target", "Promoted", 240, operator.log_tail)
+    relative = next(g for g in promoted["status"]["gates"] if g.get("baselineValue") is not None)
+    assert relative["phase"] == "Successful"
+    assert host_mlflow.alias(model, "production") == second
+    assert _template_version(cluster, namespace)[0] == second
+    assert [h["version"] for h in promoted["status"]["history"]][:2] == [second, first]
+
+
+def test_a_version_failing_an_offline_gate_is_rejected_and_nothing_changes(
+    cluster: Cluster, namespace: str, operator: OperatorProcess, host_mlflow: HostMlflow,
+    images: dict[str, str], model: str,
+) -> None:  # fmt: skip
+    good = host_mlflow.register(model, "logistic_regression")
+    weak = host_mlflow.register(model, "xgboost")
+    spec = base_spec(model, good, images["model-server"], host_mlflow.url)
+    spec["rollout"]["verification"] = {"durationSeconds": 0}
+    _promote_first(cluster, namespace, operator, spec)
+    before = _template_version(cluster, namespace)
+
+    spec["model"]["version"] = weak
+    spec["gates"] = [{"metric": "accuracy", "op": ">=", "threshold": 0.9999}]
+    started = time.monotonic()
+    apply(cluster, namespace, promotion("target", spec))
+    rejected = wait_phase(cluster, namespace, "target", "Rejected", 120, operator.log_tail)
+    TIMINGS["kubectl apply -> Rejected"] = time.monotonic() - started
+
+    status = rejected["status"]
+    assert "gate accuracy failed" in status["message"], status["message"]
+    assert "< 0.9999" in status["message"], status["message"]
+    assert [g["phase"] for g in status["gates"]] == ["Failed"]
+    assert status["gates"][0]["value"] < 0.9999
+    assert status["serving"] == {"version": good}
+    time.sleep(3)  # a late write to the Deployment would show here
+    assert _template_version(cluster, namespace) == before  # untouched: same version, generation
+    assert host_mlflow.alias(model, "production") == good
+    assert host_mlflow.client.get_model_version(model, weak).tags["mlrollout.dev/outcome"] == (
+        "rejected"
+    )
+    assert ("Warning", "Rejected") in events(cluster, namespace, "target")
+
+
+def test_a_version_that_cannot_load_is_rolled_back_without_a_failed_request(
+    cluster: Cluster, namespace: str, operator: OperatorProcess, host_mlflow: HostMlflow,
+    images: dict[str, str], model: str,
+) -> None:  # fmt: skip
+    good = host_mlflow.register(model, "logistic_regression")
+    broken = host_mlflow.register_unloadable(model, "logistic_regression")
+    spec = base_spec(model, good, images["model-server"], host_mlflow.url)
+    spec["serving"]["replicas"] = 2
+    _promote_first(cluster, namespace, operator, spec)
+    url = service_url(cluster, namespace, "target")
+
+    spec["model"]["version"] = broken
+    with Poller(url, ROWS) as poller:
+        apply(cluster, namespace, promotion("target", spec))
+        wait_phase(cluster, namespace, "target", "RollingOut", 60, operator.log_tail)
+        rolled_back = wait_phase(cluster, namespace, "target", "RolledBack", 240, operator.log_tail)
+        time.sleep(2)
+
+    assert poller.failures == [], poller.failures[:5]
+    assert poller.ok > 20, poller.ok
+    status = rolled_back["status"]
+    assert f"rollout of version {broken} failed" in status["message"], status["message"]
+    assert status["serving"] == {"version": good}
+    assert status["candidate"]["version"] == broken
+    assert _template_version(cluster, namespace)[0] == good
+    assert host_mlflow.alias(model, "production") == good
+    tags = host_mlflow.client.get_model_version(model, broken).tags
+    assert tags["mlrollout.dev/outcome"] == "rolled-back"
+    kinds = events(cluster, namespace, "target")
+    assert {("Warning", "RollingBack"), ("Warning", "RolledBack")} <= set(kinds)
+
+
+def test_a_version_failing_an_online_gate_is_rolled_back(
+    cluster: Cluster, namespace: str, operator: OperatorProcess, host_mlflow: HostMlflow,
+    images: dict[str, str], model: str,
+) -> None:  # fmt: skip
+    good = host_mlflow.register(model, "logistic_regression")
+    slow = host_mlflow.register(model, "random_forest")
+    spec = base_spec(model, good, images["model-server"], host_mlflow.url)
+    _promote_first(cluster, namespace, operator, spec)
+
+    spec["model"]["version"] = slow
+    spec["rollout"]["verification"]["gates"] = [
+        {
+            "name": "p95 under 1 microsecond",
+            "metric": "latency_p95_ms",
+            "op": "<=",
+            "threshold": 0.001,
+        }
+    ]
+    apply(cluster, namespace, promotion("target", spec))
+    rolled_back = wait_phase(cluster, namespace, "target", "RolledBack", 240, operator.log_tail)
+
+    status = rolled_back["status"]
+    assert "gate 'p95 under 1 microsecond' (latency_p95_ms) failed" in status["message"], status[
+        "message"
+    ]
+    online = [g for g in status["gates"] if g["name"] == "p95 under 1 microsecond"]
+    assert [g["phase"] for g in online] == ["Failed"]
+    assert online[0]["value"] > 0.001
+    assert status["serving"] == {"version": good}
+    assert _template_version(cluster, namespace)[0] == good
+    assert host_mlflow.alias(model, "production") == good
+
+
+def test_with_mlflow_down_nothing_rolls_out_until_it_is_back(
+    cluster: Cluster, namespace: str, operator: OperatorProcess, host_mlflow: HostMlflow,
+    images: dict[str, str], model: str,
+) -> None:  # fmt: skip
+    version = host_mlflow.register(model, "logistic_regression")
+    spec = base_spec(model, version, images["model-server"], host_mlflow.url)
+    host_mlflow.stop()
+    try:
+        apply(cluster, namespace, promotion("target", spec))
+
+        def says_why() -> dict[str, Any] | None:
+            obj = get(cluster, namespace, "target")
+            message = (obj.get("status") or {}).get("message", "")
+            return obj if "MLflow unreachable" in message else None
+
+        waiting = wait_for("status to say MLflow is unreachable", says_why, 60, operator.log_tail)
+        assert waiting["status"]["phase"] == "Evaluating"
+        assert {g["phase"] for g in waiting["status"]["gates"]} == {"Error"}
+        time.sleep(8)  # several reconcile intervals with MLflow still down
+        deployments = cluster.apps.list_namespaced_deployment(namespace).items
+        assert deployments == [], "a Deployment was created while MLflow was unreachable"
+        assert get(cluster, namespace, "target")["status"]["phase"] == "Evaluating"
+    finally:
+        host_mlflow.start()
+    promoted = wait_phase(cluster, namespace, "target", "Promoted", 240, operator.log_tail)
+    assert promoted["status"]["serving"] == {"version": version}
+    assert host_mlflow.alias(model, "production") == version
+
+
+def test_an_operator_killed_mid_rollout_resumes_and_finishes(
+    cluster: Cluster, namespace: str, operator: OperatorProcess, host_mlflow: HostMlflow,
+    images: dict[str, str], model: str,
+) -> None:  # fmt: skip
+    version = host_mlflow.register(model, "logistic_regression")
+    spec = base_spec(model, version, images["model-server"], host_mlflow.url)
+    spec["rollout"]["verification"]["durationSeconds"] = 10
+    apply(cluster, namespace, promotion("target", spec))
+    wait_phase(cluster, namespace, "target", "RollingOut", 90, operator.log_tail)
+    operator.kill()
+    time.sleep(3)
+    assert get(cluster, namespace, "target")["status"]["phase"] == "RollingOut"
+
+    operator.start()
+    promoted = wait_phase(cluster, namespace, "target", "Promoted", 240, operator.log_tail)
+    history = promoted["status"]["history"]
+    assert [(h["version"], h["outcome"]) for h in history] == [(version, "Promoted")], history
+    assert host_mlflow.alias(model, "production") == version
+    deployment = cluster.json(cluster.apps.read_namespaced_deployment("target", namespace))
+    assert deployment["status"]["readyReplicas"] == 1

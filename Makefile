@@ -64,6 +64,10 @@ mlflow: $(INSTALLED) ## A local MLflow tracking server + UI on the local store (
 bench: $(INSTALLED) ## Benchmarks (figures as ratios against a reference from the same run)
 	$(BIN)/python -m bench.serving_throughput
 
+.PHONY: chart-crd
+chart-crd: ## Copy the CRD (k8s/crds/, the one source) into the Helm chart
+	cp k8s/crds/modelpromotions.mlrollout.dev.yaml charts/mlrollout/files/
+
 .PHONY: clean
 clean: ## Remove caches and local MLflow data (keeps .venv)
 	rm -rf .pytest_cache .mypy_cache .ruff_cache .mlrollout

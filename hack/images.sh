@@ -9,19 +9,23 @@ source "$(dirname "$0")/lib.sh"
 BASE_SUITE=bookworm
 BASE_IMAGE=localhost/mlrollout-base:$BASE_SUITE-py3-v2
 PAUSE_IMAGE=localhost/mlrollout-pause:catatonit
+# name:dockerfile of every image the project builds.
+IMAGES=(mlrollout-model-server:serving/Dockerfile mlrollout-operator:operator/Dockerfile
+  mlrollout-mlflow:tracking/Dockerfile)
 podman_() { podman --cgroup-manager=cgroupfs --events-backend=file "$@"; }
 
 # The tag is the last commit that changed what goes into the images (plus a hash of uncommitted
 # changes there), so unrelated commits reuse the images already built. README.md is copied only
 # for the package metadata and is left out on purpose.
+# tag [EXTRA_INPUT...]: the common inputs plus an image's own (its Dockerfile's folder).
 IMAGE_INPUTS=(serving operator mlrollout pyproject.toml)
 tag() {
-  local sha
-  sha=$(git -C "$repo_root" log -1 --format=%h --abbrev=12 -- "${IMAGE_INPUTS[@]}" 2>/dev/null || true)
+  local sha inputs=("${IMAGE_INPUTS[@]}" "$@")
+  sha=$(git -C "$repo_root" log -1 --format=%h --abbrev=12 -- "${inputs[@]}" 2>/dev/null || true)
   [[ -n $sha ]] || sha=nogit
-  if [[ -n $(git -C "$repo_root" status --porcelain -- "${IMAGE_INPUTS[@]}" 2>/dev/null) ]]; then
-    sha+="-dirty$( (git -C "$repo_root" diff HEAD -- "${IMAGE_INPUTS[@]}"
-      git -C "$repo_root" ls-files -o --exclude-standard -- "${IMAGE_INPUTS[@]}" |
+  if [[ -n $(git -C "$repo_root" status --porcelain -- "${inputs[@]}" 2>/dev/null) ]]; then
+    sha+="-dirty$( (git -C "$repo_root" diff HEAD -- "${inputs[@]}"
+      git -C "$repo_root" ls-files -o --exclude-standard -- "${inputs[@]}" |
         (cd "$repo_root" && xargs -r cat)) | sha1sum | cut -c1-8)"
   fi
   echo "$sha"
@@ -68,7 +72,7 @@ base_image() {
 
 build() {
   local name=$1 dockerfile=$2 image
-  image=localhost/$name:$(tag)
+  image=localhost/$name:$(tag "$(dirname "$dockerfile")")
   if ! podman_ image exists "$image"; then
     log "building $image from $dockerfile"
     # The host's CA bundle goes in read-only, for networks that inspect TLS.
@@ -83,10 +87,9 @@ build() {
 
 kind_images() {
   # Users with Docker: plain docker builds, loaded into the kind node(s).
-  local tag_ image
-  tag_=$(tag)
-  for spec in mlrollout-model-server:serving/Dockerfile mlrollout-operator:operator/Dockerfile; do
-    image=localhost/${spec%%:*}:$tag_
+  local image
+  for spec in "${IMAGES[@]}"; do
+    image=localhost/${spec%%:*}:$(tag "$(dirname "${spec#*:}")")
     docker build --build-arg BASE_IMAGE=python:3.11-slim-bookworm -f "$repo_root/${spec#*:}" \
       -t "$image" "$repo_root"
     kind load docker-image --name mlrollout "$image"
@@ -104,9 +107,10 @@ case ${1:-all} in
   all)
     pause_image
     base_image
-    build mlrollout-model-server serving/Dockerfile
-    build mlrollout-operator operator/Dockerfile
+    for spec in "${IMAGES[@]}"; do build "${spec%%:*}" "${spec#*:}"; done
     ;;
-  names) for name in mlrollout-model-server mlrollout-operator; do echo "localhost/$name:$(tag)"; done ;;
+  names)
+    for spec in "${IMAGES[@]}"; do echo "localhost/${spec%%:*}:$(tag "$(dirname "${spec#*:}")")"; done
+    ;;
   *) die "usage: images.sh [pause|all|names]" ;;
 esac

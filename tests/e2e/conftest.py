@@ -78,6 +78,7 @@ def images() -> dict[str, str]:
     return {
         "model-server": os.environ.get("MLROLLOUT_MODEL_SERVER_IMAGE", names[0]),
         "operator": os.environ.get("MLROLLOUT_OPERATOR_IMAGE", names[1]),
+        "mlflow": os.environ.get("MLROLLOUT_MLFLOW_IMAGE", names[2]),
     }
 
 

@@ -27,9 +27,10 @@ class OperatorProcess:
     extra_env: dict[str, str] = field(default_factory=dict)
     _process: subprocess.Popen[bytes] | None = None
     metrics_port: int = 0
+    liveness_port: int = 0
 
     def start(self) -> None:
-        self.metrics_port = free_port()
+        self.metrics_port, self.liveness_port = free_port(), free_port()
         env = {
             **os.environ,
             "KUBECONFIG": str(self.cluster.kubeconfig),
@@ -38,7 +39,7 @@ class OperatorProcess:
             "MLROLLOUT_OPERATOR_ALIAS_POLL_SECONDS": "3",
             "MLROLLOUT_OPERATOR_MLFLOW_TIMEOUT_SECONDS": "3",
             "MLROLLOUT_OPERATOR_METRICS_PORT": str(self.metrics_port),
-            "MLROLLOUT_OPERATOR_LIVENESS_PORT": "0",
+            "MLROLLOUT_OPERATOR_LIVENESS_PORT": str(self.liveness_port),
             **self.extra_env,
         }
         with self.log_path.open("ab") as log:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import httpx
 import pytest
 from sklearn.datasets import load_breast_cancer
 
@@ -79,6 +80,13 @@ def test_a_good_version_is_promoted_and_the_alias_follows(
     listed = cluster.kubectl("get", "mlrollout", "-n", namespace)  # the category
     row = next(line for line in listed.stdout.splitlines() if line.startswith("target"))
     assert row.split()[1:5] == ["Promoted", model, first, first], listed.stdout + listed.stderr
+
+    # The operator's own endpoints: kopf liveness and Prometheus metrics.
+    assert httpx.get(f"http://127.0.0.1:{operator.liveness_port}/healthz", timeout=5).is_success
+    scraped = httpx.get(f"http://127.0.0.1:{operator.metrics_port}/metrics", timeout=5).text
+    labels = f'namespace="{namespace}",promotion="target"'
+    assert f'mlrollout_promotions_total{{{labels},result="Promoted"}} 1.0' in scraped, scraped
+    assert 'mlrollout_phase_duration_seconds_count{phase="RollingOut"}' in scraped, scraped
 
     # A new version, gated relative to the champion behind the `production` alias.
     spec["model"]["version"] = second

@@ -1,0 +1,155 @@
+"""The Helm chart, rendered by the real helm: lint, values documentation and schema, the CRD's
+single source, least-privilege RBAC. (Installing it on a cluster is in tests/e2e.)"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+CHART = ROOT / "charts" / "mlrollout"
+CI_VALUES = sorted((CHART / "ci").glob("*-values.yaml"))
+
+
+def _helm() -> str:
+    local = ROOT / "bin" / "helm"
+    found = str(local) if local.exists() else shutil.which("helm")
+    if found is None:
+        reason = "helm not found: `make cluster-up` builds it and links bin/helm"
+        if os.environ.get("MLROLLOUT_E2E_REQUIRED") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return found
+
+
+def helm(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([_helm(), *args], capture_output=True, text=True, timeout=60, check=False)
+
+
+def render(*args: str) -> list[dict[str, Any]]:
+    result = helm("template", "rel", str(CHART), "--namespace", "mlrollout-system", *args)
+    assert result.returncode == 0, result.stderr
+    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+
+
+def test_the_chart_crd_is_the_k8s_crd() -> None:
+    """One source of truth: the chart carries a copy of k8s/crds/ (helm cannot read outside)."""
+    source = (ROOT / "k8s" / "crds" / "modelpromotions.mlrollout.dev.yaml").read_text()
+    copy = (CHART / "files" / "modelpromotions.mlrollout.dev.yaml").read_text()
+    assert copy == source, "run `make chart-crd` to copy k8s/crds/ into the chart"
+
+
+def test_every_value_is_described() -> None:
+    """Each key of values.yaml has a `# --` comment, or sits inside a described block."""
+    lines = (CHART / "values.yaml").read_text().splitlines()
+    undocumented = []
+    described: list[tuple[int, bool]] = []  # (indent, has `# --`) of the enclosing keys
+    for number, line in enumerate(lines):
+        match = re.match(r"^(\s*)([A-Za-z]\w*):(.*)$", line)
+        if not match:
+            continue
+        indent = len(match.group(1))
+        described = [(i, d) for i, d in described if i < indent]
+        comment = lines[number - 1].strip() if number else ""
+        above = number - 1
+        while above >= 0 and lines[above].strip().startswith("#") and "# --" not in comment:
+            comment = lines[above].strip()
+            above -= 1
+        has_doc = comment.startswith("# --") or any(d for _, d in described)
+        described.append((indent, has_doc))
+        if match.group(3).strip() and not has_doc:  # a leaf value nobody explains
+            undocumented.append(match.group(2))
+    assert undocumented == []
+
+
+@pytest.mark.parametrize("values", CI_VALUES, ids=lambda p: p.name)
+def test_lint_is_clean(values: Path) -> None:
+    result = helm("lint", "--strict", str(CHART), "-f", str(values))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_schema_refuses_unknown_keys_and_wrong_types() -> None:
+    unknown = helm("template", "rel", str(CHART), "--set", "operator.image.tag=x",
+                   "--set", "operator.replicaz=2")  # fmt: skip
+    assert unknown.returncode != 0
+    assert "replicaz" in unknown.stderr
+    wrong = helm("template", "rel", str(CHART), "--set", "operator.image.tag=x",
+                 "--set", "operator.metricsPort=high")  # fmt: skip
+    assert wrong.returncode != 0
+    assert "metricsPort" in wrong.stderr
+    latest = helm("template", "rel", str(CHART), "--set", "operator.image.tag=latest")
+    assert latest.returncode != 0
+
+
+def test_an_image_tag_is_required() -> None:
+    result = helm("template", "rel", str(CHART))
+    assert result.returncode != 0
+    assert "operator.image.tag is required" in result.stderr
+
+
+def _rules(docs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [rule for doc in docs if doc["kind"] == kind for rule in doc.get("rules", [])]
+
+
+def test_namespaced_watching_grants_nothing_cluster_wide_but_crd_reads() -> None:
+    docs = render("-f", str(CHART / "ci" / "namespaced-values.yaml"))
+    cluster_rules = [
+        rule for doc in docs if doc["kind"] == "ClusterRole"
+        and "aggregate" not in " ".join(doc["metadata"].get("labels", {}))
+        for rule in doc["rules"]
+    ]  # fmt: skip
+    assert cluster_rules == [
+        {"apiGroups": ["apiextensions.k8s.io"], "resources": ["customresourcedefinitions"],
+         "verbs": ["get", "list", "watch"]},
+    ]  # fmt: skip
+    roles = [doc for doc in docs if doc["kind"] == "Role"]
+    assert sorted(role["metadata"]["namespace"] for role in roles) == ["team-a", "team-b"]
+    env = next(doc for doc in docs if doc["kind"] == "Deployment")["spec"]["template"]["spec"][
+        "containers"
+    ][0]["env"]
+    assert {"name": "MLROLLOUT_OPERATOR_NAMESPACES", "value": '["team-a","team-b"]'} in env
+
+
+def test_secrets_are_readable_only_by_name() -> None:
+    for values in CI_VALUES:
+        docs = render("-f", str(values))
+        for kind in ("ClusterRole", "Role"):
+            for rule in _rules(docs, kind):
+                if "secrets" in rule["resources"]:
+                    assert rule["verbs"] == ["get"]
+                    assert rule["resourceNames"] == ["mlflow-credentials"], values.name
+        assert not any("*" in rule["verbs"] for rule in _rules(docs, "ClusterRole"))
+
+
+def test_every_pod_meets_the_restricted_standard() -> None:
+    docs = render("-f", str(CHART / "ci" / "default-values.yaml"))
+    pods = [doc["spec"]["template"]["spec"] for doc in docs if doc["kind"] == "Deployment"]
+    pods += [doc["spec"] for doc in docs if doc["kind"] == "Pod"]  # the helm test
+    assert len(pods) == 3
+    for pod in pods:
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        for container in pod["containers"]:
+            security = container["securityContext"]
+            assert security["allowPrivilegeEscalation"] is False
+            assert security["capabilities"] == {"drop": ["ALL"]}
+            assert security["readOnlyRootFilesystem"] is True
+
+
+def test_the_crd_is_kept_on_uninstall_when_asked() -> None:
+    kept = next(
+        d for d in render("-f", str(CI_VALUES[0])) if d["kind"] == "CustomResourceDefinition"
+    )
+    assert kept["metadata"]["annotations"] == {"helm.sh/resource-policy": "keep"}
+    dropped = render("-f", str(CHART / "ci" / "namespaced-values.yaml"))
+    crd = next(d for d in dropped if d["kind"] == "CustomResourceDefinition")
+    assert crd["metadata"]["annotations"] == {}
+    none = render("-f", str(CI_VALUES[0]), "--set", "crds.install=false")
+    assert not [d for d in none if d["kind"] == "CustomResourceDefinition"]

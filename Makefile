@@ -68,6 +68,10 @@ bench: $(INSTALLED) ## Benchmarks (figures as ratios against a reference from th
 chart-crd: ## Copy the CRD (k8s/crds/, the one source) into the Helm chart
 	cp k8s/crds/modelpromotions.mlrollout.dev.yaml charts/mlrollout/files/
 
+.PHONY: manifests
+manifests: $(INSTALLED) ## Render k8s/operator/ (for kubectl apply -k) from the Helm chart
+	$(BIN)/python hack/render-manifests.py $(CURDIR)/bin/helm
+
 .PHONY: clean
 clean: ## Remove caches and local MLflow data (keeps .venv)
 	rm -rf .pytest_cache .mypy_cache .ruff_cache .mlrollout

@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -153,3 +154,12 @@ def test_the_crd_is_kept_on_uninstall_when_asked() -> None:
     assert crd["metadata"]["annotations"] == {}
     none = render("-f", str(CI_VALUES[0]), "--set", "crds.install=false")
     assert not [d for d in none if d["kind"] == "CustomResourceDefinition"]
+
+
+def test_the_raw_manifests_are_rendered_from_the_chart() -> None:
+    """k8s/operator/ is the chart rendered by `make manifests`; a chart change must re-render."""
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "hack" / "render-manifests.py"), _helm(), "--check"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr

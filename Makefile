@@ -49,7 +49,17 @@ test-local: $(INSTALLED) ## Every tier but e2e (no cluster needed)
 	$(BIN)/pytest -m 'not e2e'
 
 .PHONY: demo
-demo: $(INSTALLED) ## Train three models into a local MLflow, serve the champion, ask a prediction
+demo: $(INSTALLED) ## The whole story on the local cluster: install, train, promote/reject/roll back
+	$(MAKE) --no-print-directory cluster-up images
+	$(BIN)/python -m mlrollout.demo --kubeconfig $$($(HACK)/cluster.sh kubeconfig)
+
+.PHONY: demo-down
+demo-down: ## Remove what make demo installed (the cluster stays; make cluster-down removes it)
+	-bin/helm --kubeconfig $$($(HACK)/cluster.sh kubeconfig) uninstall mlrollout -n mlrollout-demo
+	-bin/kubectl --kubeconfig $$($(HACK)/cluster.sh kubeconfig) delete namespace mlrollout-demo
+
+.PHONY: demo-local
+demo-local: $(INSTALLED) ## Without Kubernetes: local MLflow, training, the champion served locally
 	$(BIN)/python -m mlrollout.local_demo
 
 .PHONY: train

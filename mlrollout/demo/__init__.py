@@ -1,0 +1,1 @@
+"""`make demo` on the cluster: install, train, promote / reject / roll back, summarise."""

@@ -34,7 +34,7 @@ tag() {
 load_into_cluster() {
   local image=$1 archive
   archive=$(mktemp --suffix .tar)
-  podman_ save --format oci-archive -o "$archive" "$image" >/dev/null
+  podman_ save --quiet --format oci-archive -o "$archive" "$image" >/dev/null
   ctr --address "$CONTAINERD_SOCK" -n k8s.io images import --all-platforms "$archive" >/dev/null
   rm -f "$archive"
   ctr --address "$CONTAINERD_SOCK" -n k8s.io images ls -q | grep -x "$image" >/dev/null ||

@@ -29,6 +29,10 @@ def overlay(
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",
         "namespace": namespace,
+        # Its own names and a label for the cluster-scoped pieces, so it never collides with
+        # (or cleans up) a Helm release of the operator on the same cluster, e.g. `make demo`'s.
+        "namePrefix": "e2e-",
+        "labels": [{"pairs": {"mlrollout.dev/e2e-install": namespace}}],
         "resources": [os.path.relpath(ROOT / "k8s", tmp_path)],  # kustomize wants it relative
         "images": [{"name": "localhost/mlrollout-operator",
                     "newTag": images["operator"].rsplit(":", 1)[1]}],
@@ -39,7 +43,7 @@ def overlay(
     yield tmp_path
     # Cluster-scoped pieces go; the namespace (and what is in it) goes with the fixture.
     cluster.kubectl("delete", "clusterrole,clusterrolebinding", "-l",
-                    "app.kubernetes.io/instance=mlrollout", "--wait=false")  # fmt: skip
+                    f"mlrollout.dev/e2e-install={namespace}", "--wait=false")  # fmt: skip
 
 
 def test_kubectl_apply_k_installs_an_operator_that_promotes(
@@ -55,8 +59,9 @@ def test_kubectl_apply_k_installs_an_operator_that_promotes(
     def explain() -> str:
         return describe_namespace(cluster, namespace)
 
-    rolled = cluster.kubectl("rollout", "status", "deployment/mlrollout-operator", "-n", namespace,
-                             "--timeout=180s")  # fmt: skip
+    rolled = cluster.kubectl(
+        "rollout", "status", "deployment/e2e-mlrollout-operator", "-n", namespace, "--timeout=180s"
+    )
     assert rolled.returncode == 0, rolled.stderr + explain()
     labels = cluster.json(cluster.core.read_namespace(namespace))["metadata"]["labels"]
     assert labels.get("pod-security.kubernetes.io/enforce") == "restricted"

@@ -71,15 +71,16 @@ def crd(cluster: Cluster) -> None:
 @pytest.fixture(scope="session")
 def images() -> dict[str, str]:
     """The images `make images` built for this tree (or MLROLLOUT_*_IMAGE overrides)."""
-    names = subprocess.run(
+    built = subprocess.run(
         ["bash", str(ROOT / "hack" / "images.sh"), "names"],
         capture_output=True, text=True, check=True,
     ).stdout.split()  # fmt: skip
+    by_name = {image.split("/", 1)[1].split(":", 1)[0]: image for image in built}
     return {
-        "model-server": os.environ.get("MLROLLOUT_MODEL_SERVER_IMAGE", names[0]),
-        "operator": os.environ.get("MLROLLOUT_OPERATOR_IMAGE", names[1]),
-        "mlflow": os.environ.get("MLROLLOUT_MLFLOW_IMAGE", names[2]),
-    }
+        key: os.environ.get(f"MLROLLOUT_{key.upper().replace('-', '_')}_IMAGE", by_name[name])
+        for key, name in (("model-server", "mlrollout-model-server"),
+                          ("operator", "mlrollout-operator"), ("mlflow", "mlrollout-mlflow"))
+    }  # fmt: skip
 
 
 @pytest.fixture

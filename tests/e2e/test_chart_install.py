@@ -79,10 +79,10 @@ def _adopt_crd(cluster: Cluster, release: str, namespace: str) -> None:
 
 def _operator_objects(cluster: Cluster, namespace: str, release: str) -> list[str]:
     selector = f"app.kubernetes.io/instance={release}"
-    found = [
-        f"Deployment/{d.metadata.name}"  # type: ignore[union-attr]
-        for d in cluster.apps.list_namespaced_deployment(namespace, label_selector=selector).items
-    ]
+    deployments = cluster.json(
+        cluster.apps.list_namespaced_deployment(namespace, label_selector=selector)
+    )
+    found = [f"Deployment/{d['metadata']['name']}" for d in deployments["items"]]
     for kind in ("serviceaccount", "service", "role", "rolebinding", "clusterrole",
                  "clusterrolebinding"):  # fmt: skip
         listed = cluster.kubectl("get", kind, "-A", "-l", selector, "-o", "name")
@@ -169,3 +169,22 @@ def _operator_env(cluster: Cluster, namespace: str, release: str) -> dict[str, A
     )
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     return {e["name"]: e.get("value") for e in container["env"]}
+
+
+@pytest.mark.parametrize(
+    "values", sorted((CHART / "ci").glob("*-values.yaml")), ids=lambda p: p.name
+)
+def test_every_ci_values_set_is_accepted_by_the_api_server(
+    cluster: Cluster, namespace: str, crd: None, values: Path
+) -> None:
+    """`helm template` of each ci/ values set, validated by the real API server (dry run)."""
+    watch = []
+    if "watchNamespaces" in values.read_text():  # only namespaces that exist can hold Roles
+        watch = ["--set", f"operator.watchNamespaces={{{namespace}}}"]
+    rendered = _helm(cluster, "template", f"dry-{namespace[-5:]}", str(CHART), "-n", namespace,
+                     "-f", str(values), *watch)  # fmt: skip
+    assert rendered.returncode == 0, rendered.stderr
+    result = cluster.kubectl("apply", "--dry-run=server", "-n", namespace, "-f", "-",
+                             stdin=rendered.stdout)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "(server dry run)" in result.stdout

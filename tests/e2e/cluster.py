@@ -68,6 +68,14 @@ class Cluster:
             check=False,
         )
 
+    def helm(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        """Run the helm that `make cluster-up` built and linked into bin/, on this cluster."""
+        return subprocess.run(
+            [str(ROOT / "bin" / "helm"), "--kubeconfig", str(self.kubeconfig),
+             "--kube-context", self.context, *args],
+            capture_output=True, text=True, timeout=timeout, check=False,
+        )  # fmt: skip
+
 
 def kubeconfig_path() -> Path:
     explicit = os.environ.get("MLROLLOUT_KUBECONFIG") or os.environ.get("KUBECONFIG")

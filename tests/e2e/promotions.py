@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 
+from promotion_operator.reconcile import CONCLUDED
 from promotion_operator.spec import GROUP, PLURAL, VERSION
 
 from .cluster import Cluster, describe_namespace, wait_for
@@ -75,7 +76,7 @@ def wait_phase(
     operator_log: Callable[[], str] = lambda: "",
 ) -> dict[str, Any]:  # fmt: skip
     """Wait for ``phase``; a different concluded phase fails at once with the status."""
-    concluded = {"Rejected", "Promoted", "RolledBack", "Failed"} - {phase}
+    concluded = {p.value for p in CONCLUDED} - {phase}
 
     def probe() -> dict[str, Any] | None:
         obj = get(cluster, namespace, name)

@@ -5,7 +5,6 @@ upgrade that keeps every ModelPromotion, and an uninstall that keeps the CRD and
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,14 +19,6 @@ from .promotions import TIMINGS, apply, base_spec, get, promotion, wait_phase
 
 CHART = ROOT / "charts" / "mlrollout"
 CRD_NAME = "modelpromotions.mlrollout.dev"
-
-
-def _helm(cluster: Cluster, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(ROOT / "bin" / "helm"), "--kubeconfig", str(cluster.kubeconfig),
-         "--kube-context", cluster.context, *args],
-        capture_output=True, text=True, timeout=timeout, check=False,
-    )  # fmt: skip
 
 
 def _tag(image: str) -> str:
@@ -50,7 +41,7 @@ def release(cluster: Cluster, restricted: str) -> Iterator[str]:
     """A release name of this test's own; whatever it left cluster-wide is removed after."""
     name = f"mlr-{restricted[-5:]}"
     yield name
-    _helm(cluster, "uninstall", name, "-n", restricted, "--ignore-not-found")
+    cluster.helm("uninstall", name, "-n", restricted, "--ignore-not-found")
     cluster.kubectl("delete", "clusterrole,clusterrolebinding", "-l",
                     f"app.kubernetes.io/instance={name}", "--ignore-not-found")  # fmt: skip
 
@@ -108,14 +99,14 @@ def test_helm_install_promote_upgrade_uninstall(
     _adopt_crd(cluster, release, namespace)
 
     started = time.monotonic()
-    installed = _helm(cluster, "install", release, str(CHART), "-n", namespace,
+    installed = cluster.helm("install", release, str(CHART), "-n", namespace,
                       "-f", str(values_file), "--wait", "--timeout", "4m")  # fmt: skip
     assert installed.returncode == 0, installed.stderr + describe_namespace(cluster, namespace)
     TIMINGS["helm install --wait (operator + MLflow)"] = time.monotonic() - started
     # The NOTES say where MLflow is.
     assert f"{release}-mlrollout-mlflow.{namespace}" in installed.stdout, installed.stdout
 
-    tested = _helm(cluster, "test", release, "-n", namespace, "--logs")
+    tested = cluster.helm("test", release, "-n", namespace, "--logs")
     assert tested.returncode == 0, tested.stdout + tested.stderr
     assert "/healthz 200" in tested.stdout, tested.stdout
 
@@ -130,7 +121,7 @@ def test_helm_install_promote_upgrade_uninstall(
 
     # An upgrade with changed values replaces the operator and loses no ModelPromotion.
     before = _operator_pod(cluster, namespace, release)
-    upgraded = _helm(cluster, "upgrade", release, str(CHART), "-n", namespace, "-f",
+    upgraded = cluster.helm("upgrade", release, str(CHART), "-n", namespace, "-f",
                      str(values_file), "--set", "operator.aliasPollSeconds=7", "--wait",
                      "--timeout", "4m")  # fmt: skip
     assert upgraded.returncode == 0, upgraded.stderr
@@ -143,7 +134,7 @@ def test_helm_install_promote_upgrade_uninstall(
     assert kept["status"]["serving"] == {"version": version}
 
     # Uninstall: no operator object is left; the CRD and the user's ModelPromotion stay.
-    removed = _helm(cluster, "uninstall", release, "-n", namespace, "--wait")
+    removed = cluster.helm("uninstall", release, "-n", namespace, "--wait")
     assert removed.returncode == 0, removed.stderr
     assert _operator_objects(cluster, namespace, release) == []
     crd = cluster.kubectl("get", "crd", CRD_NAME, "-o", "name")
@@ -181,7 +172,7 @@ def test_every_ci_values_set_is_accepted_by_the_api_server(
     watch = []
     if "watchNamespaces" in values.read_text():  # only namespaces that exist can hold Roles
         watch = ["--set", f"operator.watchNamespaces={{{namespace}}}"]
-    rendered = _helm(cluster, "template", f"dry-{namespace[-5:]}", str(CHART), "-n", namespace,
+    rendered = cluster.helm("template", f"dry-{namespace[-5:]}", str(CHART), "-n", namespace,
                      "-f", str(values), *watch)  # fmt: skip
     assert rendered.returncode == 0, rendered.stderr
     result = cluster.kubectl("apply", "--dry-run=server", "-n", namespace, "-f", "-",

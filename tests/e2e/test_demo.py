@@ -18,9 +18,7 @@ NAMESPACE = "mlrollout-demo"
 @pytest.fixture
 def demo_cleanup(cluster: Cluster) -> Iterator[None]:
     yield
-    subprocess.run([str(ROOT / "bin" / "helm"), "--kubeconfig", str(cluster.kubeconfig),
-                    "uninstall", "mlrollout", "-n", NAMESPACE, "--ignore-not-found"],
-                   capture_output=True, check=False)  # fmt: skip
+    cluster.helm("uninstall", "mlrollout", "-n", NAMESPACE, "--ignore-not-found")
     cluster.kubectl("delete", "namespace", NAMESPACE, "--ignore-not-found", "--wait=false")
 
 

@@ -14,10 +14,10 @@ from typing import Any
 
 import yaml
 
-from promotion_operator.gates import Phase
 from promotion_operator.offline import OfflineResult, evaluate_offline, resolve_version
 from promotion_operator.registry import Credentials, NotFound, Registry, RegistryUnavailable
 from promotion_operator.spec import KIND, InvalidSpec, ModelPromotionSpec, parse_spec
+from promotion_operator.status import MeasurementPhase
 
 EXIT_PASSED, EXIT_FAILED, EXIT_USAGE, EXIT_UNAVAILABLE = 0, 1, 2, 3
 
@@ -87,13 +87,13 @@ def check_file(path: Path, tracking_uri: str | None, timeout_s: float = 10) -> l
 
 
 def exit_code(checked: list[Checked]) -> int:
-    passed = all(c.result.verdict is Phase.SUCCESSFUL for c in checked)
+    passed = all(c.result.verdict is MeasurementPhase.SUCCESSFUL for c in checked)
     return EXIT_PASSED if passed else EXIT_FAILED
 
 
 def table_rows(checked: Checked) -> list[dict[str, Any]]:
     """The rows the operator writes to `status.gates`, in the same shape."""
-    return [m.as_status() for m in checked.result.measurements]
+    return [m.to_json() for m in checked.result.measurements]
 
 
 def render(checked: list[Checked]) -> str:
@@ -111,7 +111,7 @@ def render(checked: list[Checked]) -> str:
                 f"  {m.name:<36} {_num(m.value):>10} {_num(m.threshold):>10} "
                 f"{_num(m.baseline_value):>10}  {m.phase.value}"
             )
-            if m.phase is not Phase.SUCCESSFUL:
+            if m.phase is not MeasurementPhase.SUCCESSFUL:
                 lines.append(f"    {m.message}")
     return "\n".join(lines)
 

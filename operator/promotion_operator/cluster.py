@@ -15,13 +15,13 @@ import httpx
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from .manifests import PROMOTION_LABEL, VERSION_LABEL
+from .pods import base_url, is_ready
 from .ports import RolloutState
 
 log = logging.getLogger(__name__)
 
 FIELD_MANAGER = "mlrollout-operator"
-PROMOTION_LABEL = "mlrollout.dev/promotion"
-VERSION_LABEL = "mlrollout.dev/model-version"
 # Waiting reasons after which a pod will not become ready without a change of spec.
 _STUCK = {
     "CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "ErrImageNeverPull",
@@ -114,10 +114,6 @@ def _deployment_state(deployment: Any, pods: list[Any], version: str) -> Rollout
     return RolloutState(complete, None, detail)
 
 
-def is_ready(pod: Any) -> bool:
-    return any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions or [])
-
-
 def _stuck_reason(pods: list[Any]) -> str | None:
     for pod in pods:
         for container in pod.status.container_statuses or []:
@@ -132,10 +128,10 @@ def _stuck_reason(pods: list[Any]) -> str | None:
 async def _load_failure(pods: list[Any]) -> str | None:
     """Ask unready pods why: a model server that gave up loading says so on its ready route."""
     for pod in pods:
-        if is_ready(pod) or not pod.status.pod_ip:
+        base = base_url(pod)
+        if is_ready(pod) or base is None:
             continue
-        port = _http_port(pod)
-        url = f"http://{pod.status.pod_ip}:{port}/v2/health/ready"
+        url = f"{base}/v2/health/ready"
         try:
             async with httpx.AsyncClient(timeout=2) as http:
                 response = await http.get(url)
@@ -145,11 +141,3 @@ async def _load_failure(pods: list[Any]) -> str | None:
         if response.status_code == 503 and body.get("state") == "failed":
             return f"pod {pod.metadata.name}: {body.get('reason', 'model failed to load')}"
     return None
-
-
-def _http_port(pod: Any) -> int:
-    for container in pod.spec.containers:
-        for port in container.ports or []:
-            if port.name == "http":
-                return int(port.container_port)
-    return 8080

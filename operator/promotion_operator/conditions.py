@@ -2,51 +2,41 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
 
-GATES_PASSED = "GatesPassed"
-PROGRESSING = "Progressing"
-AVAILABLE = "Available"
-VERIFIED = "Verified"
-ROLLED_BACK = "RolledBack"
+from .status import Condition, ConditionStatus, ConditionType
+
+_STATUS: dict[bool | None, ConditionStatus] = {True: "True", False: "False", None: "Unknown"}
 
 
 def set_condition(
-    conditions: list[dict[str, Any]],
-    type_: str,
+    conditions: list[Condition],
+    type_: ConditionType,
     status: bool | None,
     *,
     reason: str,
     message: str,
-    now: str,
-) -> list[dict[str, Any]]:
+    now: datetime,
+) -> list[Condition]:
     """A new list with ``type_`` set; its transition time moves only when its status changes."""
-    value = {True: "True", False: "False", None: "Unknown"}[status]
-    updated: list[dict[str, Any]] = []
+    value = _STATUS[status]
+    updated: list[Condition] = []
     found = False
     for condition in conditions:
-        if condition.get("type") != type_:
+        if condition.type is not type_:
             updated.append(condition)
             continue
         found = True
-        since = condition.get("lastTransitionTime", now)
-        if condition.get("status") != value:
-            since = now
+        since = condition.last_transition_time if condition.status == value else now
         updated.append(_condition(type_, value, reason, message, since))
     if not found:
         updated.append(_condition(type_, value, reason, message, now))
     return updated
 
 
-def _condition(type_: str, status: str, reason: str, message: str, since: str) -> dict[str, Any]:
-    return {
-        "type": type_,
-        "status": status,
-        "reason": reason,
-        "message": message,
-        "lastTransitionTime": since,
-    }
-
-
-def get_condition(conditions: list[dict[str, Any]], type_: str) -> dict[str, Any] | None:
-    return next((c for c in conditions if c.get("type") == type_), None)
+def _condition(
+    type_: ConditionType, status: ConditionStatus, reason: str, message: str, since: datetime
+) -> Condition:
+    return Condition(
+        type=type_, status=status, reason=reason, message=message, last_transition_time=since
+    )

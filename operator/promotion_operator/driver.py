@@ -9,8 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import time
-from collections.abc import Callable
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
 from typing import Any
 
 import kopf
@@ -18,14 +17,49 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from .cluster import Cluster
+from .events import Reason
 from .live import Live
 from .metrics import OperatorMetrics
-from .reconcile import Deps, Promotion, reconcile
+from .reconcile import Deps, ModelPromotion, Scratch, reconcile
 from .registry import Credentials, Registry
 from .settings import OperatorSettings
 from .spec import InvalidSpec, ModelPromotionSpec, SecretRef, parse_spec
+from .status import PromotionPhase, PromotionStatus
 
 _CREDENTIALS_TTL_S = 60.0
+
+
+@dataclass(frozen=True)
+class OperatorContext:
+    """What every resource shares, made once at start-up (kept in kopf's memo)."""
+
+    settings: OperatorSettings
+    cluster: Cluster
+    live: Live
+    metrics: OperatorMetrics | None
+
+
+@dataclass
+class ResourceMemory:
+    """What the operator remembers of one resource between passes (lost on restart)."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    written: dict[str, Any] | None = None  # the status as we last wrote it
+    scratch: Scratch = field(default_factory=Scratch)
+    credentials: tuple[SecretRef, float, Credentials] | None = None  # (ref, read at, values)
+
+
+class KopfEvents:
+    """`EventSink` posting Kubernetes Events about one resource through kopf."""
+
+    def __init__(self, body: kopf.Body) -> None:
+        self._body = body
+
+    def info(self, reason: Reason, message: str) -> None:
+        kopf.info(self._body, reason=reason.value, message=message[:1000])
+
+    def warn(self, reason: Reason, message: str) -> None:
+        kopf.warn(self._body, reason=reason.value, message=message[:1000])
 
 
 async def drive(
@@ -34,76 +68,76 @@ async def drive(
     name: str,
     namespace: str,
     patch: kopf.Patch,
-    memo: Any,
+    memo: kopf.Memo,
     logger: Any,
 ) -> None:
     """Reconcile one ModelPromotion once, under its own lock, and patch what changed."""
-    lock: asyncio.Lock = memo.setdefault("lock", asyncio.Lock())
-    async with lock:
+    context: OperatorContext = memo["context"]
+    memory: ResourceMemory | None = memo.get("resource")
+    if memory is None:
+        memory = memo["resource"] = ResourceMemory()
+    async with memory.lock:
         # kopf may hand a body older than our last write; we are the status' only writer.
-        old: dict[str, Any] = memo.get("status") or dict(body.get("status") or {})
+        old: dict[str, Any] = memory.written or dict(body.get("status") or {})
         try:
             spec = parse_spec(dict(body["spec"]))
         except InvalidSpec as exc:
-            patch.status.update({"phase": "Failed", "message": str(exc)})
+            patch.status.update({"phase": PromotionPhase.FAILED.value, "message": str(exc)})
             raise kopf.PermanentError(str(exc)) from exc
-        deps = _deps(body, spec, namespace, memo)
-        promotion = Promotion(
-            name, namespace, int(body["metadata"].get("generation", 1)), spec, old
-        )
+        generation = int(body["metadata"].get("generation", 1))
+        status = PromotionStatus.model_validate(old)
+        promotion = ModelPromotion(name, namespace, generation, spec, status)
         try:
-            new = await reconcile(promotion, deps)
+            result = await reconcile(promotion, _deps(body, spec, namespace, context, memory))
         except ApiException as exc:
             logger.warning("Kubernetes API error, retrying", extra={"status": exc.status})
             message = f"Kubernetes API: {exc.status} {exc.reason}"
             raise kopf.TemporaryError(message, delay=10) from exc
+        new = result.status.to_json()
         diff = {k: new.get(k) for k in set(old) | set(new) if old.get(k) != new.get(k)}
-        if diff:
-            patch.status.update(diff)
-            memo["status"] = new
-            metrics: OperatorMetrics | None = memo.get("metrics")
-            if metrics is not None:
-                metrics.record(namespace, name, old, new, datetime.now(UTC))
-            if "phase" in diff:
-                logger.info(
-                    "phase changed",
-                    extra={"from": old.get("phase"), "to": new.get("phase"),
-                           "message": new.get("message")},
-                )  # fmt: skip
+        if not diff:
+            return
+        patch.status.update(diff)
+        memory.written = new
+        if context.metrics is not None:
+            context.metrics.record(namespace, name, result)
+        for change in result.changes:
+            logger.info(
+                "phase changed",
+                extra={"from": change.left, "to": change.entered, "message": new.get("message")},
+            )
 
 
-def _deps(body: kopf.Body, spec: ModelPromotionSpec, namespace: str, memo: Any) -> Deps:
-    settings: OperatorSettings = memo["settings"]
-    cluster: Cluster = memo["cluster"]
-    live: Live = memo["live"]
-    credentials = _credentials(spec.mlflow.credentials_secret_ref, namespace, memo)
+def _deps(
+    body: kopf.Body,
+    spec: ModelPromotionSpec,
+    namespace: str,
+    context: OperatorContext,
+    memory: ResourceMemory,
+) -> Deps:
+    settings = context.settings
+    credentials = _credentials(spec.mlflow.credentials_secret_ref, namespace, memory)
     registry = Registry(spec.mlflow.tracking_uri, credentials, settings.mlflow_timeout_seconds)
-    scratch: dict[str, Any] = memo.setdefault("scratch", {})
     return Deps(
         registry=registry,
-        cluster=cluster,
-        live=live,
-        emit=_emitter(body),
+        cluster=context.cluster,
+        live=context.live,
+        events=KopfEvents(body),
         adopt=lambda objects: kopf.adopt(objects, owner=body),
         alias_poll_seconds=settings.alias_poll_seconds,
-        scratch=scratch,
+        scratch=memory.scratch,
     )
 
 
-def _emitter(body: kopf.Body) -> Callable[[str, str, str], None]:
-    def emit(type_: str, reason: str, message: str) -> None:
-        kopf.event(body, type=type_, reason=reason, message=message[:1000])
-
-    return emit
-
-
-def _credentials(ref: SecretRef | None, namespace: str, memo: Any) -> Credentials | None:
+def _credentials(
+    ref: SecretRef | None, namespace: str, memory: ResourceMemory
+) -> Credentials | None:
     """Read the referenced Secret (cached briefly); its values never reach status or logs."""
     if ref is None:
         return None
-    cached = memo.get("credentials")
+    cached = memory.credentials
     if cached and cached[0] == ref and time.monotonic() - cached[1] < _CREDENTIALS_TTL_S:
-        return cached[2]  # type: ignore[no-any-return]
+        return cached[2]
     try:
         secret = client.CoreV1Api().read_namespaced_secret(ref.name, namespace)
     except ApiException as exc:
@@ -118,5 +152,5 @@ def _credentials(ref: SecretRef | None, namespace: str, memo: Any) -> Credential
         return base64.b64decode(raw).decode() if raw else None
 
     found = Credentials(value(ref.username_key), value(ref.password_key), value(ref.token_key))
-    memo["credentials"] = (ref, time.monotonic(), found)
+    memory.credentials = (ref, time.monotonic(), found)
     return found

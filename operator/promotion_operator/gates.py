@@ -2,21 +2,18 @@
 
 A measurement is Successful, Failed, Inconclusive or Error. A metric-source failure is an Error
 measurement, never an exception; a missing value follows the gate's `onNoData` policy and never
-passes silently. The same code judges offline gates (MLflow metrics, one measurement each) and
-online gates (live metrics, `count` measurements judged against failure/inconclusive/error
-limits, as Argo's AnalysisRun does).
+passes silently. The same code measures offline gates (MLflow metrics, once each) and online
+gates (live metrics, a series that `verification.judge` weighs against Argo's limits).
 """
 
 from __future__ import annotations
 
-import enum
 import math
 import operator as op
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
-from typing import Any
 
 from .spec import Gate, OnNoData, Op
+from .status import GateStatus, MeasurementPhase
 
 _COMPARE: dict[Op, Callable[[float, float], bool]] = {
     Op.GE: op.ge,
@@ -26,34 +23,6 @@ _COMPARE: dict[Op, Callable[[float, float], bool]] = {
     Op.EQ: op.eq,
 }
 _NEGATED = {Op.GE: "<", Op.GT: "<=", Op.LE: ">", Op.LT: ">=", Op.EQ: "!="}
-
-
-class Phase(enum.StrEnum):
-    SUCCESSFUL = "Successful"
-    FAILED = "Failed"
-    INCONCLUSIVE = "Inconclusive"
-    ERROR = "Error"
-
-
-@dataclass(frozen=True)
-class Measurement:
-    """One gate judged once; `as_status()` is its entry in `status.gates`."""
-
-    name: str
-    metric: str
-    op: str
-    threshold: float | None  # the effective threshold (baseline + tolerance for relative gates)
-    value: float | None
-    baseline_value: float | None
-    phase: Phase
-    message: str
-    source: str
-
-    def as_status(self) -> dict[str, Any]:
-        entry = asdict(self)
-        entry["phase"] = self.phase.value
-        entry["baselineValue"] = entry.pop("baseline_value")
-        return {k: v for k, v in entry.items() if v is not None}
 
 
 def _fmt(value: float) -> str:
@@ -71,20 +40,24 @@ def evaluate(
     *,
     source: str = "",
     error: str | None = None,
-) -> Measurement:
+) -> GateStatus:
     """Judge ``value`` (and, for a relative gate, ``baseline_value``) against ``gate``."""
 
-    def measured(phase: Phase, message: str, threshold: float | None = None) -> Measurement:
-        return Measurement(
-            gate.display_name, gate.metric, gate.op.value, threshold,
-            None if _missing(value) else value,
-            None if _missing(baseline_value) else baseline_value,
-            phase, message, source,
+    def measured(
+        phase: MeasurementPhase, message: str, threshold: float | None = None
+    ) -> GateStatus:
+        return GateStatus(
+            name=gate.display_name, metric=gate.metric, op=gate.op.value, threshold=threshold,
+            value=None if _missing(value) else value,
+            baseline_value=None if _missing(baseline_value) else baseline_value,
+            phase=phase, message=message, source=source,
         )  # fmt: skip
 
     where = f" ({source})" if source else ""
     if error is not None:
-        return measured(Phase.ERROR, f"gate {gate.display_name}: metric source error: {error}")
+        return measured(
+            MeasurementPhase.ERROR, f"gate {gate.display_name}: metric source error: {error}"
+        )
     if gate.baseline is not None:
         if _missing(baseline_value):
             return _no_data(gate, measured, f"baseline {gate.baseline} has no {gate.metric}")
@@ -99,64 +72,34 @@ def evaluate(
     label = f"{gate.name!r} ({gate.metric})" if gate.name else gate.metric
     if _COMPARE[gate.op](value, threshold):
         message = f"gate {label} passed: {_fmt(value)} {gate.op.value} {_fmt(threshold)}"
-        return measured(Phase.SUCCESSFUL, message + where, threshold)
+        return measured(MeasurementPhase.SUCCESSFUL, message + where, threshold)
     message = f"gate {label} failed: {_fmt(value)} {_NEGATED[gate.op]} {_fmt(threshold)}"
     if gate.baseline is not None:
         message += f" ({gate.baseline} {_fmt(baseline_value or 0.0)}{gate.tolerance:+g})"
-    return measured(Phase.FAILED, message + where, threshold)
+    return measured(MeasurementPhase.FAILED, message + where, threshold)
 
 
 def _no_data(
     gate: Gate,
-    measured: Callable[[Phase, str, float | None], Measurement],
+    measured: Callable[[MeasurementPhase, str, float | None], GateStatus],
     why: str,
     threshold: float | None = None,
-) -> Measurement:
+) -> GateStatus:
     policy = gate.on_no_data
     if policy is OnNoData.PASS:
-        return measured(Phase.SUCCESSFUL, f"{why}; passed by onNoData=Pass", threshold)
+        return measured(MeasurementPhase.SUCCESSFUL, f"{why}; passed by onNoData=Pass", threshold)
     if policy is OnNoData.INCONCLUSIVE:
-        return measured(Phase.INCONCLUSIVE, f"{why}; inconclusive by onNoData", threshold)
-    return measured(Phase.FAILED, f"gate {gate.metric} failed: {why}", threshold)
+        return measured(
+            MeasurementPhase.INCONCLUSIVE, f"{why}; inconclusive by onNoData", threshold
+        )
+    return measured(MeasurementPhase.FAILED, f"gate {gate.metric} failed: {why}", threshold)
 
 
-@dataclass(frozen=True)
-class Limits:
-    """Argo's AnalysisRun limits: a verdict turns Failed only past them."""
-
-    failure_limit: int = 0
-    inconclusive_limit: int = 0
-    consecutive_error_limit: int = 4
-
-
-def judge(series: Sequence[Measurement], limits: Limits, count: int) -> Phase | None:
-    """The verdict of one gate's measurements so far; None while it is still running."""
-    failed = sum(m.phase is Phase.FAILED for m in series)
-    inconclusive = sum(m.phase is Phase.INCONCLUSIVE for m in series)
-    if failed > limits.failure_limit:
-        return Phase.FAILED
-    if _trailing_errors(series) > limits.consecutive_error_limit:
-        return Phase.ERROR
-    if inconclusive > limits.inconclusive_limit:
-        return Phase.INCONCLUSIVE
-    taken = sum(m.phase is not Phase.ERROR for m in series)
-    return Phase.SUCCESSFUL if taken >= count else None
-
-
-def _trailing_errors(series: Sequence[Measurement]) -> int:
-    errors = 0
-    for measurement in reversed(series):
-        if measurement.phase is not Phase.ERROR:
-            break
-        errors += 1
-    return errors
-
-
-def overall(verdicts: Sequence[Phase | None]) -> Phase | None:
+def overall(verdicts: Sequence[MeasurementPhase | None]) -> MeasurementPhase | None:
     """All gates together: any Failed fails, then Error, then Inconclusive; else all must pass."""
-    for phase in (Phase.FAILED, Phase.ERROR, Phase.INCONCLUSIVE):
+    for phase in (MeasurementPhase.FAILED, MeasurementPhase.ERROR, MeasurementPhase.INCONCLUSIVE):
         if phase in verdicts:
             return phase
-    if all(v is Phase.SUCCESSFUL for v in verdicts):
-        return Phase.SUCCESSFUL
+    if all(v is MeasurementPhase.SUCCESSFUL for v in verdicts):
+        return MeasurementPhase.SUCCESSFUL
     return None

@@ -13,7 +13,7 @@ import kopf
 from kubernetes import config
 
 from .cluster import Cluster
-from .driver import drive
+from .driver import OperatorContext, drive
 from .live import Live
 from .metrics import OperatorMetrics
 from .settings import OperatorSettings
@@ -39,12 +39,10 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     except config.ConfigException:
         config.load_kube_config()  # type: ignore[no-untyped-call]
     cluster = Cluster()
-    memo["settings"] = SETTINGS
-    memo["cluster"] = cluster
-    memo["live"] = Live(cluster)
-    memo["metrics"] = OperatorMetrics()
+    metrics = OperatorMetrics()
     if SETTINGS.metrics_port:
-        memo["metrics"].serve(SETTINGS.metrics_port)
+        metrics.serve(SETTINGS.metrics_port)
+    memo["context"] = OperatorContext(SETTINGS, cluster, Live(cluster), metrics)
 
 
 @kopf.on.create(*RESOURCE)

@@ -16,7 +16,8 @@ from typing import Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from .cluster import Cluster, _http_port, is_ready
+from .cluster import Cluster
+from .pods import base_url, is_ready
 from .ports import LiveSample
 
 log = logging.getLogger(__name__)
@@ -52,11 +53,7 @@ class Live:
 
     async def _endpoints(self, name: str, namespace: str, version: str) -> list[str]:
         pods = await self._cluster.pods(name, namespace, version)
-        return [
-            f"http://{p.status.pod_ip}:{_http_port(p)}"
-            for p in pods
-            if is_ready(p) and p.status.pod_ip
-        ]
+        return [url for pod in pods if is_ready(pod) and (url := base_url(pod)) is not None]
 
     async def sample(self, name: str, namespace: str, version: str) -> LiveSample:
         endpoints = await self._endpoints(name, namespace, version)

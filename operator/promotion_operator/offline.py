@@ -8,20 +8,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import gates as g
+from .gates import evaluate, overall
 from .ports import RegistryPort
 from .registry import ModelVersion, NotFound, Run
 from .spec import Gate, ModelPromotionSpec
+from .status import GateStatus, MeasurementPhase
 
 
 @dataclass(frozen=True)
 class OfflineResult:
     version: ModelVersion
-    measurements: list[g.Measurement]
+    measurements: list[GateStatus]
 
     @property
-    def verdict(self) -> g.Phase | None:
-        return g.overall([m.phase for m in self.measurements])
+    def verdict(self) -> MeasurementPhase | None:
+        return overall([m.phase for m in self.measurements])
 
 
 async def resolve_version(registry: RegistryPort, spec: ModelPromotionSpec) -> str:
@@ -48,7 +49,7 @@ async def _measure(
     gate: Gate,
     model_version: ModelVersion,
     run: Run | None,
-) -> g.Measurement:
+) -> GateStatus:
     source = f"run {run.run_id[:8]}" if run is not None else f"version {model_version.version}"
     value = metric_value(gate, model_version, run)
     baseline_value: float | None = None
@@ -60,7 +61,7 @@ async def _measure(
             source += f" vs {gate.baseline}=v{base.version}"
         except NotFound:
             baseline_value = None  # no champion yet: the gate's onNoData decides
-    return g.evaluate(gate, value, baseline_value, source=source)
+    return evaluate(gate, value, baseline_value, source=source)
 
 
 def metric_value(gate: Gate, model_version: ModelVersion, run: Run | None) -> float | None:

@@ -1,7 +1,8 @@
 """What the reconciler needs from the outside world, as protocols.
 
 `reconcile.py` depends only on these; `registry.py` (MLflow REST), `cluster.py` (Kubernetes
-API) and `live.py` (pod metrics) implement them, and unit tests pass fakes.
+API), `live.py` (pod metrics) and the driver's Event poster implement them, and unit tests
+pass fakes.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from .events import Reason
 from .registry import ModelVersion, Run
 
 
@@ -52,3 +54,10 @@ class LivePort(Protocol):
         self, name: str, namespace: str, version: str, model_name: str, rps: float
     ) -> None: ...
     def stop_smoke_load(self, name: str, namespace: str) -> None: ...
+
+
+class EventSink(Protocol):
+    """Kubernetes Events about the ModelPromotion being reconciled, named for their intent."""
+
+    def info(self, reason: Reason, message: str) -> None: ...
+    def warn(self, reason: Reason, message: str) -> None: ...

@@ -1,7 +1,7 @@
 """One promotion as named steps, driven from the resource's status alone.
 
 Every call reads the current status, advances as far as it can without waiting, and returns the
-whole new status (the handler persists it once). Each step returns early when its work is not
+whole new status (the driver persists it once). Each step returns early when its work is not
 finished, so a restarted operator resumes from the status (the Argo Rollouts pattern):
 
     Pending → Evaluating ─┬─► Rejected                      (an offline gate failed)
@@ -15,143 +15,162 @@ rollout, and a verified version waits for MLflow before it is recorded as promot
 
 from __future__ import annotations
 
-import copy
-import enum
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from . import conditions as cond
-from . import gates as g
-from . import manifests
-from .live_values import window_values
+from . import manifests, verification
+from .conditions import set_condition
+from .events import Reason
+from .gates import evaluate
 from .offline import evaluate_offline
-from .ports import ClusterPort, LivePort, LiveSample, RegistryPort
+from .ports import ClusterPort, EventSink, LivePort, RegistryPort
 from .registry import NotFound, RegistryUnavailable
-from .spec import Gate, ModelPromotionSpec
+from .spec import ModelPromotionSpec
+from .status import (
+    CONCLUDED,
+    HISTORY_LIMIT,
+    Candidate,
+    ConditionType,
+    HistoryEntry,
+    MeasurementPhase,
+    PromotionPhase,
+    PromotionStatus,
+    Retry,
+    RollbackProgress,
+    RolloutProgress,
+    VerificationProgress,
+    VersionRef,
+    rfc3339,
+)
 
-HISTORY_LIMIT = 10
 MAX_BACKOFF_S = 300
 TAG_PREFIX = "mlrollout.dev/"
+_MAX_STEPS_PER_PASS = 4
 
 
-class Phase(enum.StrEnum):
-    PENDING = "Pending"
-    EVALUATING = "Evaluating"
-    REJECTED = "Rejected"
-    ROLLING_OUT = "RollingOut"
-    VERIFYING = "Verifying"
-    PROMOTED = "Promoted"
-    ROLLING_BACK = "RollingBack"
-    ROLLED_BACK = "RolledBack"
-    FAILED = "Failed"
+@dataclass
+class Scratch:
+    """Per-resource memory that may be lost on restart: the status stays the source of truth."""
 
-
-CONCLUDED = {Phase.REJECTED, Phase.PROMOTED, Phase.ROLLED_BACK, Phase.FAILED}
+    alias_checked_at: datetime | None = None
+    window: verification.LiveWindow = field(default_factory=verification.LiveWindow)
 
 
 @dataclass
 class Deps:
-    """The outside world, and a per-resource scratch space that may be lost on restart."""
+    """The outside world, as the ports in `ports.py`."""
 
     registry: RegistryPort
     cluster: ClusterPort
     live: LivePort
-    emit: Callable[[str, str, str], None]  # (type Normal|Warning, reason, message)
+    events: EventSink
     adopt: Callable[[list[dict[str, Any]]], None]  # owner references on child objects
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
     alias_poll_seconds: float = 30.0
-    scratch: dict[str, Any] = field(default_factory=dict)
+    scratch: Scratch = field(default_factory=Scratch)
 
 
-@dataclass
-class Promotion:
+@dataclass(frozen=True)
+class ModelPromotion:
+    """The resource as one pass sees it."""
+
     name: str
     namespace: str
     generation: int
     spec: ModelPromotionSpec
-    status: dict[str, Any]
+    status: PromotionStatus
 
 
-def _iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+@dataclass(frozen=True)
+class PhaseChange:
+    """The pass moved the promotion from one phase to another."""
+
+    left: PromotionPhase | None
+    entered: PromotionPhase
+    seconds_in_left: float | None  # None when the left phase's start is unknown
 
 
-def _parse(stamp: str | None) -> datetime | None:
-    return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC) if stamp else None
+@dataclass
+class PassResult:
+    """What a pass produced: the new status and what happened on the way, for metrics and logs."""
+
+    status: PromotionStatus
+    changes: list[PhaseChange] = field(default_factory=list)
+    outcomes: list[PromotionPhase] = field(default_factory=list)  # verdicts added to history
 
 
-class _Step:
-    """One reconcile pass: the status being built plus helpers every step uses."""
+class ReconcilePass:
+    """One reconcile pass: the new status being built, and the helpers every step uses."""
 
-    def __init__(self, promotion: Promotion, deps: Deps) -> None:
-        self.p = promotion
+    def __init__(self, promotion: ModelPromotion, deps: Deps) -> None:
+        self.promotion = promotion
         self.spec = promotion.spec
         self.deps = deps
         self.now = deps.now()
-        self.stamp = _iso(self.now)
-        self.status: dict[str, Any] = copy.deepcopy(promotion.status)
-        self.status.setdefault("conditions", [])
-        self.status.setdefault("history", [])
-
-    # -- small helpers ----------------------------------------------------------------------
-    @property
-    def phase(self) -> Phase:
-        return Phase(self.status.get("phase", Phase.PENDING))
+        self.status = promotion.status.model_copy(deep=True)
+        self.result = PassResult(self.status)
 
     @property
-    def candidate(self) -> str | None:
-        return (self.status.get("candidate") or {}).get("version")
+    def phase(self) -> PromotionPhase:
+        return self.status.current_phase
 
     @property
-    def last_known_good(self) -> str | None:
-        return (self.status.get("lastKnownGood") or {}).get("version")
+    def candidate(self) -> str:
+        """The version of the attempt in progress (every step after Pending has one)."""
+        version = self.status.candidate_version
+        assert version is not None, "a step past Pending always has a candidate"
+        return version
 
-    def enter(self, phase: Phase, message: str) -> None:
-        if self.status.get("phase") != phase.value:
-            self.status["phaseSince"] = self.stamp
-        self.status["phase"] = phase.value
-        self.status["message"] = message
+    def enter(self, phase: PromotionPhase, message: str) -> None:
+        if self.status.phase is not phase:
+            since = self.status.phase_since
+            seconds = (self.now - since).total_seconds() if since and self.status.phase else None
+            self.result.changes.append(PhaseChange(self.status.phase, phase, seconds))
+            self.status.phase_since = self.now
+        self.status.phase = phase
+        self.status.message = message
 
-    def condition(self, type_: str, status: bool | None, reason: str, message: str) -> None:
-        self.status["conditions"] = cond.set_condition(
-            self.status["conditions"], type_, status, reason=reason, message=message, now=self.stamp
+    def condition(
+        self, type_: ConditionType, status: bool | None, reason: str, message: str
+    ) -> None:
+        self.status.conditions = set_condition(
+            self.status.conditions, type_, status, reason=reason, message=message, now=self.now
         )
 
     def backoff(self, why: str) -> None:
         """Try again later, doubling the wait; the phase does not move."""
-        attempt = int((self.status.get("retry") or {}).get("attempt", 0)) + 1
+        attempt = (self.status.retry.attempt if self.status.retry else 0) + 1
         delay = min(5 * 2 ** (attempt - 1), MAX_BACKOFF_S)
-        self.status["retry"] = {
-            "attempt": attempt,
-            "nextAttemptAt": _iso(self.now + timedelta(seconds=delay)),
-            "reason": why,
-        }
-        self.status["message"] = f"{why}; retry {attempt} in {delay}s"
+        next_at = self.now + timedelta(seconds=delay)
+        self.status.retry = Retry(attempt=attempt, next_attempt_at=next_at, reason=why)
+        self.status.message = f"{why}; retry {attempt} in {delay}s"
 
     def clear_backoff(self) -> None:
-        self.status.pop("retry", None)
+        self.status.retry = None
 
-    def conclude(self, outcome: Phase, reason: str) -> None:
-        candidate = self.status.get("candidate") or {}
-        entry = {
-            "version": candidate.get("version"),
-            "outcome": outcome.value,
-            "reason": reason,
-            "startedAt": candidate.get("startedAt"),
-            "finishedAt": self.stamp,
-        }
-        self.status["history"] = [entry, *self.status["history"]][:HISTORY_LIMIT]
+    def conclude(self, outcome: PromotionPhase, reason: str) -> None:
+        """Record the attempt's verdict in the bounded history, newest first."""
+        candidate = self.status.candidate
+        entry = HistoryEntry(
+            version=candidate.version if candidate else None,
+            outcome=outcome,
+            reason=reason,
+            started_at=candidate.started_at if candidate else None,
+            finished_at=self.now,
+        )
+        self.status.history = [entry, *self.status.history][:HISTORY_LIMIT]
+        self.result.outcomes.append(outcome)
 
     def children(self, version: str) -> list[dict[str, Any]]:
-        p = self.p
+        name, namespace = self.promotion.name, self.promotion.namespace
         objects = [
-            manifests.build_deployment(p.name, p.namespace, self.spec, version),
-            manifests.build_service(p.name, p.namespace, self.spec),
+            manifests.build_deployment(name, namespace, self.spec, version),
+            manifests.build_service(name, namespace, self.spec),
         ]
-        hpa = manifests.build_hpa(p.name, p.namespace, self.spec)
+        hpa = manifests.build_hpa(name, namespace, self.spec)
         if hpa is not None:
             objects.append(hpa)
         self.deps.adopt(objects)
@@ -160,279 +179,259 @@ class _Step:
     async def apply_version(self, version: str) -> None:
         await self.deps.cluster.apply(self.children(version))
         if self.spec.serving.autoscaling is None:
-            await self.deps.cluster.remove("HorizontalPodAutoscaler", self.p.name, self.p.namespace)
+            await self.remove("HorizontalPodAutoscaler")
+
+    async def remove(self, kind: str) -> None:
+        await self.deps.cluster.remove(kind, self.promotion.name, self.promotion.namespace)
 
     async def tag(self, version: str, tags: dict[str, str]) -> None:
-        """Best effort: a failed tag write is logged in the status message, never blocking."""
+        """Best effort: a failed tag write is posted as a warning Event, never blocking."""
         try:
             await self.deps.registry.set_version_tags(
                 self.spec.model.name, version, {TAG_PREFIX + k: v for k, v in tags.items()}
             )
         except (RegistryUnavailable, NotFound) as exc:
-            self.deps.emit("Warning", "TagWriteFailed", f"version {version}: {exc}")
+            self.deps.events.warn(Reason.TAG_WRITE_FAILED, f"version {version}: {exc}")
 
 
-async def reconcile(promotion: Promotion, deps: Deps) -> dict[str, Any]:
+async def reconcile(promotion: ModelPromotion, deps: Deps) -> PassResult:
     """Advance the promotion as far as possible now; returns the complete new status."""
-    step = _Step(promotion, deps)
-    retry_at = _parse((step.status.get("retry") or {}).get("nextAttemptAt"))
-    if retry_at is not None and step.now < retry_at:
-        return step.status
+    step = ReconcilePass(promotion, deps)
+    retry = step.status.retry
+    if retry is not None and step.now < retry.next_attempt_at:
+        return step.result
     desired = await _desired_version(step)
-    if desired is not None and desired != step.candidate:
+    if desired is not None and desired != step.status.candidate_version:
         _start_attempt(step, desired)
-    for _ in range(4):  # fall through finished steps in one pass; each returns when it must wait
+    for _ in range(_MAX_STEPS_PER_PASS):  # fall through finished steps; each returns to wait
         before = step.phase
         await _STEPS.get(step.phase, _maintain)(step)
         if step.phase == before or step.phase in CONCLUDED:
             break
-    step.status["observedGeneration"] = promotion.generation
-    return step.status
+    step.status.observed_generation = promotion.generation
+    return step.result
 
 
-async def _desired_version(step: _Step) -> str | None:
+async def _desired_version(step: ReconcilePass) -> str | None:
     """The version the spec asks for; an alias is looked up in MLflow."""
-    model = step.spec.model
+    model, scratch = step.spec.model, step.deps.scratch
     if model.version is not None:
         return model.version
     assert model.alias is not None
-    checked: datetime | None = step.deps.scratch.get("alias_checked_at")
+    checked = scratch.alias_checked_at
     due = checked is None or (step.now - checked).total_seconds() >= step.deps.alias_poll_seconds
-    if step.candidate is not None and not due:
-        return step.candidate
-    step.deps.scratch["alias_checked_at"] = step.now
+    current = step.status.candidate_version
+    if current is not None and not due:
+        return current
+    scratch.alias_checked_at = step.now
     try:
         found = await step.deps.registry.version_for_alias(model.name, model.alias)
     except NotFound:
-        if step.candidate is None:
-            step.enter(Phase.PENDING, f"alias {model.name}@{model.alias} is not set in MLflow")
+        if current is None:
+            step.enter(
+                PromotionPhase.PENDING, f"alias {model.name}@{model.alias} is not set in MLflow"
+            )
         return None
     except RegistryUnavailable as exc:
-        if step.candidate is None:
-            step.enter(Phase.PENDING, "waiting for MLflow to resolve the alias")
+        if current is None:
+            step.enter(PromotionPhase.PENDING, "waiting for MLflow to resolve the alias")
             step.backoff(str(exc))
         return None
     return found.version
 
 
-def _start_attempt(step: _Step, version: str) -> None:
-    previous = step.candidate
+def _start_attempt(step: ReconcilePass, version: str) -> None:
+    previous = step.status.candidate_version
     if previous is not None and step.phase not in CONCLUDED:
-        step.conclude(Phase.FAILED, f"superseded by version {version}")
-    step.status["candidate"] = {"version": version, "startedAt": step.stamp}
-    step.status["gates"] = []
-    for key in ("rollout", "verification", "retry"):
-        step.status.pop(key, None)
-    step.deps.scratch.pop("sample", None)
-    step.condition(cond.GATES_PASSED, None, "Evaluating", f"checking version {version}")
-    step.condition(cond.VERIFIED, None, "NotStarted", "")
-    step.enter(Phase.EVALUATING, f"evaluating gates of version {version}")
-    step.deps.emit("Normal", "PromotionStarted", f"version {version}: checking offline gates")
+        step.conclude(PromotionPhase.FAILED, f"superseded by version {version}")
+    status = step.status
+    status.candidate = Candidate(version=version, started_at=step.now)
+    status.gates = []
+    status.rollout = status.verification = status.retry = None
+    step.deps.scratch.window = verification.LiveWindow()
+    step.condition(ConditionType.GATES_PASSED, None, "Evaluating", f"checking version {version}")
+    step.condition(ConditionType.VERIFIED, None, "NotStarted", "")
+    step.enter(PromotionPhase.EVALUATING, f"evaluating gates of version {version}")
+    step.deps.events.info(Reason.PROMOTION_STARTED, f"version {version}: checking offline gates")
 
 
 # -- step 2: offline gates ------------------------------------------------------------------
-async def _evaluate(step: _Step) -> None:
+async def _evaluate(step: ReconcilePass) -> None:
     spec, version = step.spec, step.candidate
-    assert version is not None
     try:
         result = await evaluate_offline(step.deps.registry, spec, version)
     except NotFound as exc:
         step.clear_backoff()
-        step.conclude(Phase.FAILED, str(exc))
-        step.enter(Phase.FAILED, f"version {version} of {spec.model.name}: {exc}")
-        step.deps.emit("Warning", "ModelNotFound", step.status["message"])
+        step.conclude(PromotionPhase.FAILED, str(exc))
+        step.enter(PromotionPhase.FAILED, f"version {version} of {spec.model.name}: {exc}")
+        step.deps.events.warn(Reason.MODEL_NOT_FOUND, step.status.message or "")
         return
     except RegistryUnavailable as exc:
-        error = [g.evaluate(gate, None, error=str(exc)) for gate in spec.gates]
-        step.status["gates"] = [m.as_status() for m in error]
-        step.condition(cond.GATES_PASSED, None, "MetricSourceError", str(exc))
+        step.status.gates = [evaluate(gate, None, error=str(exc)) for gate in spec.gates]
+        step.condition(ConditionType.GATES_PASSED, None, "MetricSourceError", str(exc))
         step.backoff(f"MLflow unreachable, nothing rolled out: {exc}")
         return
     step.clear_backoff()
     measurements = result.measurements
-    step.status["candidate"]["runId"] = result.version.run_id
-    step.status["gates"] = [m.as_status() for m in measurements]
-    if result.verdict is g.Phase.SUCCESSFUL:
-        step.condition(cond.GATES_PASSED, True, "AllGatesPassed", f"{len(measurements)} passed")
+    assert step.status.candidate is not None
+    step.status.candidate.run_id = result.version.run_id
+    step.status.gates = list(measurements)
+    if result.verdict is MeasurementPhase.SUCCESSFUL:
+        passed = f"{len(measurements)} passed"
+        step.condition(ConditionType.GATES_PASSED, True, "AllGatesPassed", passed)
         await _start_rollout(step)
         return
-    failing = next(m for m in measurements if m.phase is not g.Phase.SUCCESSFUL)
-    step.condition(cond.GATES_PASSED, False, f"Gate{failing.phase.value}", failing.message)
-    step.conclude(Phase.REJECTED, failing.message)
-    step.enter(Phase.REJECTED, failing.message)
-    step.deps.emit("Warning", "Rejected", f"version {version}: {failing.message}")
+    failing = next(m for m in measurements if m.phase is not MeasurementPhase.SUCCESSFUL)
+    step.condition(ConditionType.GATES_PASSED, False, f"Gate{failing.phase.value}", failing.message)
+    step.conclude(PromotionPhase.REJECTED, failing.message)
+    step.enter(PromotionPhase.REJECTED, failing.message)
+    step.deps.events.warn(Reason.REJECTED, f"version {version}: {failing.message}")
     await step.tag(version, {"outcome": "rejected", "reason": failing.message})
 
 
 # -- step 3 and 4: roll out, wait for ready pods --------------------------------------------
-async def _start_rollout(step: _Step) -> None:
+async def _start_rollout(step: ReconcilePass) -> None:
     version = step.candidate
-    assert version is not None
     await step.apply_version(version)
     deadline = step.now + timedelta(seconds=step.spec.rollout.progress_deadline_seconds)
-    step.status["rollout"] = {"startedAt": step.stamp, "deadline": _iso(deadline)}
-    step.condition(cond.PROGRESSING, True, "RolloutStarted", f"rolling out version {version}")
-    step.enter(Phase.ROLLING_OUT, f"rolling out version {version}")
-    step.deps.emit("Normal", "RollingOut", f"version {version}: gates passed, rolling out")
+    step.status.rollout = RolloutProgress(started_at=step.now, deadline=deadline)
+    message = f"rolling out version {version}"
+    step.condition(ConditionType.PROGRESSING, True, "RolloutStarted", message)
+    step.enter(PromotionPhase.ROLLING_OUT, message)
+    step.deps.events.info(Reason.ROLLING_OUT, f"version {version}: gates passed, rolling out")
 
 
-async def _watch_rollout(step: _Step) -> None:
-    version = step.candidate
-    assert version is not None
-    state = await step.deps.cluster.rollout_state(step.p.name, step.p.namespace, version)
-    deadline = _parse(step.status.get("rollout", {}).get("deadline"))
-    if state.failed is None and not state.ready and deadline is not None and step.now > deadline:
+async def _watch_rollout(step: ReconcilePass) -> None:
+    version, name, namespace = step.candidate, step.promotion.name, step.promotion.namespace
+    state = await step.deps.cluster.rollout_state(name, namespace, version)
+    rollout = step.status.rollout
+    overdue = rollout is not None and step.now > rollout.deadline
+    if state.failed is None and not state.ready and overdue:
         seconds = step.spec.rollout.progress_deadline_seconds
         state = type(state)(False, f"no ready pods within {seconds}s ({state.detail})")
     if state.failed is not None:
         await _start_rollback(step, f"rollout of version {version} failed: {state.failed}")
         return
     if not state.ready:
-        step.status["message"] = f"rolling out version {version}: {state.detail}"
+        step.status.message = f"rolling out version {version}: {state.detail}"
         return
-    step.condition(cond.PROGRESSING, True, "RolloutComplete", f"version {version} ready")
-    step.status["verification"] = {"startedAt": step.stamp, "measurements": {}}
-    verification = step.spec.rollout.verification
-    if verification.duration_seconds == 0 or not verification.gates:
+    step.condition(ConditionType.PROGRESSING, True, "RolloutComplete", f"version {version} ready")
+    step.status.verification = VerificationProgress(started_at=step.now)
+    live = step.spec.rollout.verification
+    if live.duration_seconds == 0 or not live.gates:
         await _promote(step)
         return
-    if verification.smoke_load_rps > 0:
+    if live.smoke_load_rps > 0:
         step.deps.live.start_smoke_load(
-            step.p.name, step.p.namespace, version, step.spec.model.name,
-            verification.smoke_load_rps,
-        )  # fmt: skip
-    step.enter(Phase.VERIFYING, f"verifying version {version} live")
+            name, namespace, version, step.spec.model.name, live.smoke_load_rps
+        )
+    step.enter(PromotionPhase.VERIFYING, f"verifying version {version} live")
 
 
 # -- step 5: live verification --------------------------------------------------------------
-async def _verify(step: _Step) -> None:
-    version = step.candidate
-    assert version is not None
-    p, verification = step.p, step.spec.rollout.verification
-    if step.status.get("verification", {}).get("passed"):
+async def _verify(step: ReconcilePass) -> None:
+    version, name, namespace = step.candidate, step.promotion.name, step.promotion.namespace
+    live = step.spec.rollout.verification
+    progress = step.status.verification
+    if progress is not None and progress.passed:
         await _promote(step)  # verified earlier; only the MLflow write is left
         return
-    state = await step.deps.cluster.rollout_state(p.name, p.namespace, version)
+    state = await step.deps.cluster.rollout_state(name, namespace, version)
     if state.failed is not None:
         await _start_rollback(step, f"version {version} failed while verifying: {state.failed}")
         return
-    record = step.status.setdefault("verification", {"startedAt": step.stamp, "measurements": {}})
-    last = _parse(record.get("lastMeasuredAt")) or _parse(record["startedAt"])
-    if last is not None and (step.now - last).total_seconds() < verification.interval_seconds:
+    if progress is None:
+        progress = step.status.verification = VerificationProgress(started_at=step.now)
+    if not verification.due(progress, step.now, live.interval_seconds):
         return
-    record["lastMeasuredAt"] = step.stamp
-    sample, error = await _sample(step, version)
-    previous: LiveSample | None = step.deps.scratch.get("sample")
-    if sample is not None:
-        step.deps.scratch["sample"] = sample
-    if sample is not None and previous is None:
+    progress.last_measured_at = step.now
+    measured = await verification.measure(
+        step.deps.live, name, namespace, version,
+        verification=live, progress=progress, window=step.deps.scratch.window,
+    )  # fmt: skip
+    if measured is None:
         return  # the first sample (or the first after an operator restart) opens the window
-    values = window_values(previous, sample) if previous and sample else {}
-    series: dict[str, list[dict[str, Any]]] = record.setdefault("measurements", {})
-    verdicts: list[g.Phase | None] = []
-    latest: list[g.Measurement] = []
-    limits = g.Limits(
-        verification.failure_limit,
-        verification.inconclusive_limit,
-        verification.consecutive_error_limit,
-    )
-    for gate in verification.gates:
-        measurement = g.evaluate(gate, values.get(gate.metric), source="live", error=error)
-        history = [*series.get(gate.display_name, []), {"phase": measurement.phase.value}]
-        series[gate.display_name] = history
-        latest.append(measurement)
-        phases = [_as_measurement(gate, h) for h in history]
-        verdicts.append(g.judge(phases, limits, verification.count))
-    step.status["gates"] = [
-        *[m for m in step.status.get("gates", []) if m.get("source") != "live"],
-        *[m.as_status() for m in latest],
-    ]
-    verdict = g.overall(verdicts)
-    if verdict is None:
-        done = min(len(s) for s in series.values()) if series else 0
-        step.status["message"] = f"verifying version {version}: {done}/{verification.count}"
+    offline = [m for m in step.status.gates if m.source != "live"]
+    step.status.gates = [*offline, *measured.measurements]
+    if measured.verdict is None:
+        step.status.message = f"verifying version {version}: {measured.taken}/{live.count}"
         return
-    step.deps.live.stop_smoke_load(p.name, p.namespace)
-    if verdict is g.Phase.SUCCESSFUL:
-        step.condition(cond.VERIFIED, True, "OnlineGatesPassed", "live verification passed")
+    step.deps.live.stop_smoke_load(name, namespace)
+    if measured.verdict is MeasurementPhase.SUCCESSFUL:
+        step.condition(
+            ConditionType.VERIFIED, True, "OnlineGatesPassed", "live verification passed"
+        )
         await _promote(step)
         return
-    culprit = next((m for m in latest if m.phase is not g.Phase.SUCCESSFUL), latest[0])
-    step.condition(cond.VERIFIED, False, f"Online{verdict.value}", culprit.message)
-    await _start_rollback(step, f"live verification {verdict.value.lower()}: {culprit.message}")
-
-
-async def _sample(step: _Step, version: str) -> tuple[LiveSample | None, str | None]:
-    try:
-        return await step.deps.live.sample(step.p.name, step.p.namespace, version), None
-    except Exception as exc:  # a metric-source failure is an Error measurement
-        return None, f"cannot read the serving pods' metrics: {exc}"
-
-
-def _as_measurement(gate: Gate, entry: dict[str, Any]) -> g.Measurement:
-    phase = g.Phase(entry["phase"])
-    name, op = gate.display_name, gate.op.value
-    return g.Measurement(name, gate.metric, op, None, None, None, phase, "", "")
+    culprit = measured.culprit
+    verdict = measured.verdict.value
+    step.condition(ConditionType.VERIFIED, False, f"Online{verdict}", culprit.message)
+    await _start_rollback(step, f"live verification {verdict.lower()}: {culprit.message}")
 
 
 # -- step 6: promote, or roll back ----------------------------------------------------------
-async def _promote(step: _Step) -> None:
-    version = step.candidate
-    assert version is not None
-    alias = step.spec.promotion.alias
+async def _promote(step: ReconcilePass) -> None:
+    version, alias = step.candidate, step.spec.promotion.alias
     try:
         await step.deps.registry.set_alias(step.spec.model.name, alias, version)
     except (RegistryUnavailable, NotFound) as exc:
-        step.enter(Phase.VERIFYING, f"version {version} verified")
-        step.status.setdefault("verification", {})["passed"] = True
+        step.enter(PromotionPhase.VERIFYING, f"version {version} verified")
+        progress = step.status.verification or VerificationProgress(started_at=step.now)
+        progress.passed = True
+        step.status.verification = progress
         step.backoff(f"verified; waiting for MLflow to record the promotion: {exc}")
         return
     step.clear_backoff()
-    summary = [{k: m.get(k) for k in ("name", "phase", "value")} for m in step.status["gates"]]
-    gates = json.dumps(summary)
-    await step.tag(version, {"outcome": "promoted", "promotedAt": step.stamp, "gates": gates})
-    step.status["serving"] = {"version": version}
-    step.status["lastKnownGood"] = {"version": version}
+    summary = [
+        {"name": m.name, "phase": m.phase.value, "value": m.value} for m in step.status.gates
+    ]
+    tags = {"outcome": "promoted", "promotedAt": rfc3339(step.now), "gates": json.dumps(summary)}
+    await step.tag(version, tags)
+    step.status.serving = VersionRef(version=version)
+    step.status.last_known_good = VersionRef(version=version)
     message = f"version {version} promoted; alias {alias} set"
-    step.condition(cond.AVAILABLE, True, "Promoted", message)
-    step.condition(cond.ROLLED_BACK, False, "Promoted", "")
-    step.conclude(Phase.PROMOTED, "all gates passed")
-    step.enter(Phase.PROMOTED, message)
-    step.deps.emit("Normal", "Promoted", message)
+    step.condition(ConditionType.AVAILABLE, True, "Promoted", message)
+    step.condition(ConditionType.ROLLED_BACK, False, "Promoted", "")
+    step.conclude(PromotionPhase.PROMOTED, "all gates passed")
+    step.enter(PromotionPhase.PROMOTED, message)
+    step.deps.events.info(Reason.PROMOTED, message)
 
 
-async def _start_rollback(step: _Step, reason: str) -> None:
-    step.deps.live.stop_smoke_load(step.p.name, step.p.namespace)
-    good = step.last_known_good
-    step.status["rollback"] = {"reason": reason, "startedAt": step.stamp}
-    step.condition(cond.PROGRESSING, False, "RollingBack", reason)
-    step.deps.emit("Warning", "RollingBack", reason)
+async def _start_rollback(step: ReconcilePass, reason: str) -> None:
+    step.deps.live.stop_smoke_load(step.promotion.name, step.promotion.namespace)
+    good = step.status.last_known_good_version
+    step.status.rollback = RollbackProgress(reason=reason, started_at=step.now)
+    step.condition(ConditionType.PROGRESSING, False, "RollingBack", reason)
+    step.deps.events.warn(Reason.ROLLING_BACK, reason)
     if good is None:
         # Nothing ever passed here: remove the broken workload rather than keep it half-up.
-        await step.deps.cluster.remove("HorizontalPodAutoscaler", step.p.name, step.p.namespace)
-        await step.deps.cluster.remove("Deployment", step.p.name, step.p.namespace)
+        await step.remove("HorizontalPodAutoscaler")
+        await step.remove("Deployment")
         await _finish_rollback(step, reason + "; no previous version to restore")
         return
     await step.apply_version(good)
-    step.enter(Phase.ROLLING_BACK, f"{reason}; restoring version {good}")
+    step.enter(PromotionPhase.ROLLING_BACK, f"{reason}; restoring version {good}")
 
 
-async def _watch_rollback(step: _Step) -> None:
-    good, reason = step.last_known_good, step.status.get("rollback", {}).get("reason", "")
+async def _watch_rollback(step: ReconcilePass) -> None:
+    good = step.status.last_known_good_version
+    rollback = step.status.rollback
+    reason = rollback.reason if rollback else ""
     if good is None:
         await _finish_rollback(step, reason)
         return
-    state = await step.deps.cluster.rollout_state(step.p.name, step.p.namespace, good)
-    started = _parse(step.status.get("rollback", {}).get("startedAt")) or step.now
+    name, namespace = step.promotion.name, step.promotion.namespace
+    state = await step.deps.cluster.rollout_state(name, namespace, good)
+    started = rollback.started_at if rollback else step.now
     limit = timedelta(seconds=step.spec.rollout.progress_deadline_seconds)
     if state.failed is not None or (not state.ready and step.now - started > limit):
         message = f"{reason}; and restoring version {good} failed: {state.failed or state.detail}"
-        step.conclude(Phase.FAILED, message)
-        step.enter(Phase.FAILED, message)
-        step.deps.emit("Warning", "RollbackFailed", message)
+        step.conclude(PromotionPhase.FAILED, message)
+        step.enter(PromotionPhase.FAILED, message)
+        step.deps.events.warn(Reason.ROLLBACK_FAILED, message)
         return
     if not state.ready:
-        step.status["message"] = f"{reason}; restoring version {good}: {state.detail}"
+        step.status.message = f"{reason}; restoring version {good}: {state.detail}"
         return
     try:
         await step.deps.registry.set_alias(step.spec.model.name, step.spec.promotion.alias, good)
@@ -442,35 +441,36 @@ async def _watch_rollback(step: _Step) -> None:
     await _finish_rollback(step, reason)
 
 
-async def _finish_rollback(step: _Step, reason: str) -> None:
+async def _finish_rollback(step: ReconcilePass, reason: str) -> None:
     step.clear_backoff()
-    good, failed = step.last_known_good, step.candidate
-    step.status["serving"] = {"version": good} if good else {}
+    good, failed = step.status.last_known_good_version, step.status.candidate_version
+    step.status.serving = VersionRef(version=good)
     if failed is not None:
         await step.tag(failed, {"outcome": "rolled-back", "reason": reason})
-    step.condition(cond.ROLLED_BACK, True, "RolledBack", reason)
-    step.condition(cond.AVAILABLE, good is not None, "RolledBack", f"serving {good or 'nothing'}")
-    step.conclude(Phase.ROLLED_BACK, reason)
-    step.enter(Phase.ROLLED_BACK, reason)
-    step.deps.emit("Warning", "RolledBack", reason)
+    step.condition(ConditionType.ROLLED_BACK, True, "RolledBack", reason)
+    serving = f"serving {good or 'nothing'}"
+    step.condition(ConditionType.AVAILABLE, good is not None, "RolledBack", serving)
+    step.conclude(PromotionPhase.ROLLED_BACK, reason)
+    step.enter(PromotionPhase.ROLLED_BACK, reason)
+    step.deps.events.warn(Reason.ROLLED_BACK, reason)
 
 
-async def _maintain(step: _Step) -> None:
+async def _maintain(step: ReconcilePass) -> None:
     """Concluded: keep the serving objects in line with a changed serving spec."""
-    serving = (step.status.get("serving") or {}).get("version")
-    changed = step.status.get("observedGeneration") != step.p.generation
-    if step.phase in {Phase.PROMOTED, Phase.ROLLED_BACK} and serving and changed:
+    serving = step.status.serving_version
+    changed = step.status.observed_generation != step.promotion.generation
+    if step.phase in {PromotionPhase.PROMOTED, PromotionPhase.ROLLED_BACK} and serving and changed:
         await step.apply_version(serving)
 
 
-async def _pending(step: _Step) -> None:
+async def _pending(step: ReconcilePass) -> None:
     return None
 
 
-_STEPS = {
-    Phase.PENDING: _pending,
-    Phase.EVALUATING: _evaluate,
-    Phase.ROLLING_OUT: _watch_rollout,
-    Phase.VERIFYING: _verify,
-    Phase.ROLLING_BACK: _watch_rollback,
+_STEPS: dict[PromotionPhase, Callable[[ReconcilePass], Awaitable[None]]] = {
+    PromotionPhase.PENDING: _pending,
+    PromotionPhase.EVALUATING: _evaluate,
+    PromotionPhase.ROLLING_OUT: _watch_rollout,
+    PromotionPhase.VERIFYING: _verify,
+    PromotionPhase.ROLLING_BACK: _watch_rollback,
 }

@@ -131,7 +131,9 @@ class Rollout(_Spec):
     verification: Verification = Field(default_factory=Verification)
 
 
-class Promotion(_Spec):
+class PromotionAlias(_Spec):
+    """`spec.promotion`: the MLflow alias moved to the version on success, back on rollback."""
+
     alias: str = "production"
 
 
@@ -141,7 +143,7 @@ class ModelPromotionSpec(_Spec):
     gates: list[Gate] = Field(default_factory=list)
     serving: Serving
     rollout: Rollout = Field(default_factory=Rollout)
-    promotion: Promotion = Field(default_factory=Promotion)
+    promotion: PromotionAlias = Field(default_factory=PromotionAlias)
 
 
 class InvalidSpec(ValueError):

@@ -4,7 +4,8 @@
 joblib even with `n_jobs=1`: for one row and 100 trees that is ~3.7 ms, while the trees'
 own compiled `predict` takes ~0.4 ms. This evaluates each fitted tree's `tree_.predict` on a
 float32 copy and averages exactly as scikit-learn does (same order, same arithmetic), so the
-probabilities are bit-identical; `runtime.py` still verifies that at load and falls back.
+probabilities are bit-identical; `predictor.verify_fast_path` still checks that at load (and
+falls back to the model's own predict when it disagrees).
 """
 
 from __future__ import annotations

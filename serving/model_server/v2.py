@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import InvalidInput, describe_validation_errors
 from .inputs import V2_NUMERIC, FloatArray, InputSpec, check_values, to_float
-from .predictor import example_matrix
+from .predictor import Predictor, example_matrix
 
 
 class RequestInput(BaseModel):
@@ -141,21 +141,21 @@ def _describe(schema: Any, default_name: str) -> list[dict[str, Any]]:
     return described
 
 
-def model_metadata(model: Any) -> dict[str, Any]:
+def model_metadata(predictor: Predictor) -> dict[str, Any]:
     """`GET /v2/models/{name}`: name, version, platform and the signature as v2 tensors."""
-    loaded = model.loaded
+    loaded = predictor.loaded
     signature = loaded.mlflow_model.signature
     inputs: list[dict[str, Any]]
     if signature is not None and signature.inputs is not None:
         inputs = _describe(signature.inputs, "input")
     else:
-        width = model.spec.n_features or -1
+        width = predictor.spec.n_features or -1
         inputs = [{"name": "input-0", "datatype": "FP64", "shape": [-1, width]}]
     predicted = "FP64"
     if signature is not None and signature.outputs is not None:
         predicted = _describe(signature.outputs, "output")[0]["datatype"]
     outputs = [{"name": "predict", "datatype": predicted, "shape": [-1]}]
-    if "predict_proba" in model.outputs:
+    if "predict_proba" in predictor.outputs:
         outputs.append({"name": "predict_proba", "datatype": "FP64", "shape": [-1, -1]})
     return {
         "name": loaded.source.name,
@@ -165,8 +165,8 @@ def model_metadata(model: Any) -> dict[str, Any]:
         "outputs": outputs,
         "parameters": {
             "model_uri": loaded.source.uri,
-            "fast_path": model.fast_path,
+            "fast_path": predictor.fast_path,
             # Rows a client (the operator's smoke load) can send as they are.
-            "example_instances": example_matrix(model)[:3].tolist(),
+            "example_instances": example_matrix(predictor)[:3].tolist(),
         },
     }

@@ -11,8 +11,8 @@ from typing import Any
 
 import httpx
 
-from promotion_operator.reconcile import CONCLUDED
 from promotion_operator.spec import GROUP, PLURAL, VERSION
+from promotion_operator.status import CONCLUDED
 
 from .cluster import Cluster, describe_namespace, wait_for
 

@@ -10,10 +10,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from promotion_operator.events import Reason
+from promotion_operator.manifests import VERSION_LABEL
 from promotion_operator.ports import LiveSample, RolloutState
-from promotion_operator.reconcile import Deps, Promotion
+from promotion_operator.reconcile import Deps, ModelPromotion, PassResult, Scratch, reconcile
 from promotion_operator.registry import ModelVersion, NotFound, RegistryUnavailable, Run
 from promotion_operator.spec import parse_spec
+from promotion_operator.status import PromotionPhase, PromotionStatus
 
 
 @dataclass
@@ -67,7 +70,7 @@ class FakeCluster:
         if not deployments or "Deployment" in self.removed:
             return None
         labels = deployments[-1]["spec"]["template"]["metadata"]["labels"]
-        return str(labels["mlrollout.dev/model-version"])
+        return str(labels[VERSION_LABEL])
 
     async def apply(self, objects: list[dict[str, Any]]) -> None:
         self.applied.extend(objects)
@@ -115,6 +118,19 @@ class FakeLive:
 
 
 @dataclass
+class FakeEvents:
+    """Events as (type, reason, message), the way `kubectl get events` lists them."""
+
+    posted: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def info(self, reason: Reason, message: str) -> None:
+        self.posted.append(("Normal", reason.value, message))
+
+    def warn(self, reason: Reason, message: str) -> None:
+        self.posted.append(("Warning", reason.value, message))
+
+
+@dataclass
 class World:
     """One ModelPromotion driven by repeated reconciles, with a clock the test moves."""
 
@@ -122,34 +138,45 @@ class World:
     registry: FakeRegistry = field(default_factory=FakeRegistry)
     cluster: FakeCluster = field(default_factory=FakeCluster)
     live: FakeLive = field(default_factory=FakeLive)
-    status: dict[str, Any] = field(default_factory=dict)
-    events: list[tuple[str, str, str]] = field(default_factory=list)
+    status: PromotionStatus = field(default_factory=PromotionStatus)
+    events: FakeEvents = field(default_factory=FakeEvents)
     clock: datetime = field(default_factory=lambda: datetime(2026, 1, 1, tzinfo=UTC))
     generation: int = 1
-    scratch: dict[str, Any] = field(default_factory=dict)
+    scratch: Scratch = field(default_factory=Scratch)
+    passes: list[PassResult] = field(default_factory=list)
 
     def deps(self) -> Deps:
         return Deps(
-            registry=self.registry, cluster=self.cluster, live=self.live,
-            emit=lambda t, r, m: self.events.append((t, r, m)),
+            registry=self.registry, cluster=self.cluster, live=self.live, events=self.events,
             adopt=lambda objects: None, now=lambda: self.clock,
             alias_poll_seconds=30, scratch=self.scratch,
         )  # fmt: skip
 
-    async def tick(self, seconds: float = 0) -> dict[str, Any]:
-        from promotion_operator.reconcile import reconcile
-
+    async def tick(self, seconds: float = 0) -> PromotionStatus:
+        """One reconcile pass, ``seconds`` later; the status goes through its JSON form, as it
+        does through the API server between two passes of the real operator."""
         self.clock += timedelta(seconds=seconds)
-        promotion = Promotion("churn", "ml", self.generation, parse_spec(self.spec), self.status)
-        self.status = await reconcile(promotion, self.deps())
+        spec = parse_spec(self.spec)
+        promotion = ModelPromotion("churn", "ml", self.generation, spec, self.status)
+        result = await reconcile(promotion, self.deps())
+        self.passes.append(result)
+        self.status = PromotionStatus.model_validate(result.status.to_json())
         return self.status
 
+    def restart_operator(self) -> None:
+        """A new operator process: no memory of earlier passes, only the status."""
+        self.scratch = Scratch()
+
+    def phase(self) -> PromotionPhase:
+        """A method, not a property: type checkers would keep a narrowed property across ticks."""
+        return self.status.current_phase
+
     @property
-    def phase(self) -> str:
-        return str(self.status.get("phase"))
+    def message(self) -> str:
+        return self.status.message or ""
 
     def reasons(self) -> list[str]:
-        return [reason for _, reason, _ in self.events]
+        return [reason for _, reason, _ in self.events.posted]
 
 
 def base_spec(**overrides: Any) -> dict[str, Any]:

@@ -1,8 +1,9 @@
-"""The CRD's schema and the operator's spec models describe the same resource.
+"""The CRD's schema and the operator's spec and status models describe the same resource.
 
-A field the schema lacks is pruned by the API server before the operator ever sees it; a field
-the models lack is silently ignored. Both are bugs that only show on a real cluster, so the two
-descriptions are compared here, field by field.
+A field the schema lacks is pruned by the API server (from the spec before the operator sees
+it, from the status when the operator writes it); a field the models lack is silently ignored.
+Both are bugs that only show on a real cluster, so the two descriptions are compared here,
+field by field.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import yaml
 from pydantic import BaseModel
 
 from promotion_operator.spec import GROUP, KIND, PLURAL, VERSION, ModelPromotionSpec, Op, parse_spec
+from promotion_operator.status import MeasurementPhase, PromotionPhase, PromotionStatus
 
 ROOT = Path(__file__).resolve().parents[2]
 CRD_PATH = ROOT / "k8s" / "crds" / "modelpromotions.mlrollout.dev.yaml"
@@ -28,19 +30,24 @@ def _crd() -> dict[str, Any]:
     return crd
 
 
-def _spec_schema() -> dict[str, Any]:
+def _schema_of(part: str) -> dict[str, Any]:
     version = _crd()["spec"]["versions"][0]
-    schema: dict[str, Any] = version["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    schema: dict[str, Any] = version["schema"]["openAPIV3Schema"]["properties"][part]
     return schema
 
 
+def _spec_schema() -> dict[str, Any]:
+    return _schema_of("spec")
+
+
 def _model_of(annotation: Any) -> type[BaseModel] | None:
-    """The pydantic model inside `X`, `X | None` or `list[X]`, if there is one."""
+    """The pydantic model inside `X`, `X | None`, `list[X]` or `dict[str, list[X]]`, if any."""
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
     if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) in (
         typing.Union,
         list,
+        dict,
     ):
         for arg in typing.get_args(annotation):
             found = _model_of(arg)
@@ -51,14 +58,17 @@ def _model_of(annotation: Any) -> type[BaseModel] | None:
 
 def _mismatches(model: type[BaseModel], schema: dict[str, Any], path: str) -> list[str]:
     problems: list[str] = []
+    while "additionalProperties" in schema or schema.get("type") == "array":  # maps and lists
+        schema = schema.get("additionalProperties") or schema["items"]
     schema_props: dict[str, Any] = schema.get("properties", {})
-    if schema.get("type") == "array":
-        schema_props = schema["items"].get("properties", {})
+    source = f"{model.__module__.rsplit('.', 1)[-1]}.py"
     model_fields = {field.alias or name: field for name, field in model.model_fields.items()}
     for alias in sorted(set(model_fields) - set(schema_props)):
-        problems.append(f"{path}.{alias}: in spec.py but not in the CRD (the API server prunes it)")
+        problems.append(
+            f"{path}.{alias}: in {source} but not in the CRD (the API server prunes it)"
+        )
     for alias in sorted(set(schema_props) - set(model_fields)):
-        problems.append(f"{path}.{alias}: in the CRD but not in spec.py (the operator ignores it)")
+        problems.append(f"{path}.{alias}: in the CRD but not in {source} (the operator ignores it)")
     for alias, field in model_fields.items():
         nested = _model_of(field.annotation)
         if nested is not None and alias in schema_props:
@@ -77,6 +87,31 @@ def test_crd_names_match_the_operator() -> None:
 
 def test_every_spec_field_is_in_the_schema_and_back() -> None:
     assert _mismatches(ModelPromotionSpec, _spec_schema(), "spec") == []
+
+
+def test_every_status_field_is_in_the_schema_and_back() -> None:
+    assert _mismatches(PromotionStatus, _schema_of("status"), "status") == []
+
+
+def test_status_enums_and_required_fields_agree_with_the_models() -> None:
+    """An enum value the schema lacks makes the API server refuse the operator's status patch."""
+    status = _schema_of("status")["properties"]
+    phases = sorted(p.value for p in PromotionPhase)
+    assert sorted(status["phase"]["enum"]) == phases
+    assert sorted(status["history"]["items"]["properties"]["outcome"]["enum"]) == phases
+    measurement_phases = sorted(p.value for p in MeasurementPhase)
+    assert sorted(status["gates"]["items"]["properties"]["phase"]["enum"]) == measurement_phases
+    assert "x-kubernetes-preserve-unknown-fields" not in _schema_of("status")
+
+    def required(schema: dict[str, Any], model: type[BaseModel]) -> None:
+        schema = schema.get("items", schema)
+        wanted = sorted(f.alias or n for n, f in model.model_fields.items() if f.is_required())
+        assert sorted(schema.get("required", [])) == wanted, model.__name__
+
+    for field_name, field in PromotionStatus.model_fields.items():
+        nested = _model_of(field.annotation)
+        if nested is not None:
+            required(status[field.alias or field_name], nested)
 
 
 def test_schema_defaults_agree_with_the_models() -> None:

@@ -1,4 +1,4 @@
-"""The gate evaluation table: comparators, relative gates, no data, errors and limits."""
+"""The gate evaluation table: comparators, relative gates, no data, errors, all gates together."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ from typing import Any
 
 import pytest
 
-from promotion_operator.gates import Limits, Measurement, Phase, evaluate, judge, overall
+from promotion_operator.gates import evaluate, overall
 from promotion_operator.spec import Gate
+from promotion_operator.status import MeasurementPhase
 
-S, F, INC, E = Phase.SUCCESSFUL, Phase.FAILED, Phase.INCONCLUSIVE, Phase.ERROR
+S, F = MeasurementPhase.SUCCESSFUL, MeasurementPhase.FAILED
+INC, E = MeasurementPhase.INCONCLUSIVE, MeasurementPhase.ERROR
 
 
 def gate(**fields: Any) -> Gate:
@@ -27,7 +29,7 @@ def gate(**fields: Any) -> Gate:
         ("==", 1.0, 1.0, S), ("==", 0.0, 1.0, F),
     ],
 )  # fmt: skip
-def test_every_comparator(op: str, value: float, threshold: float, phase: Phase) -> None:
+def test_every_comparator(op: str, value: float, threshold: float, phase: MeasurementPhase) -> None:
     measurement = evaluate(gate(op=op, threshold=threshold), value, source="run abc")
     assert measurement.phase is phase
     assert measurement.value == value
@@ -44,7 +46,7 @@ def test_failure_message_names_metric_value_threshold_and_source() -> None:
     [(0.94, 0.945, -0.005, S), (0.939, 0.945, -0.005, F), (0.95, 0.945, 0.0, S)],
 )
 def test_relative_gate_compares_with_baseline_plus_tolerance(
-    value: float, baseline: float, tolerance: float, phase: Phase
+    value: float, baseline: float, tolerance: float, phase: MeasurementPhase
 ) -> None:
     relative = gate(op=">=", baseline="champion", tolerance=tolerance)
     measurement = evaluate(relative, value, baseline)
@@ -63,7 +65,7 @@ def test_relative_gate_compares_with_baseline_plus_tolerance(
         ("Pass", S, "passed by onNoData=Pass"),
     ],
 )
-def test_missing_value_follows_on_no_data(policy: str, phase: Phase, text: str) -> None:
+def test_missing_value_follows_on_no_data(policy: str, phase: MeasurementPhase, text: str) -> None:
     for missing in (None, math.nan):
         measurement = evaluate(gate(op=">=", threshold=0.9, onNoData=policy), missing)
         assert measurement.phase is phase
@@ -85,37 +87,11 @@ def test_source_errors_are_error_measurements_not_exceptions() -> None:
 
 
 def test_status_entry_uses_camel_case_and_drops_empty_fields() -> None:
-    entry = evaluate(gate(op=">=", baseline="champion"), 0.9, 0.8).as_status()
+    entry = evaluate(gate(op=">=", baseline="champion"), 0.9, 0.8).to_json()
     assert entry["baselineValue"] == 0.8
     assert entry["phase"] == "Successful"
     assert "baseline_value" not in entry
-    assert "value" not in evaluate(gate(op=">=", threshold=1), None).as_status()
-
-
-def series(*phases: Phase) -> list[Measurement]:
-    return [Measurement("g", "m", ">=", 1, 1, None, p, "", "") for p in phases]
-
-
-@pytest.mark.parametrize(
-    ("phases", "limits", "count", "verdict"),
-    [
-        ((S, S), Limits(), 3, None),
-        ((S, S, S), Limits(), 3, S),
-        ((S, F), Limits(), 3, F),
-        ((S, F), Limits(failure_limit=1), 3, None),
-        ((S, F, S), Limits(failure_limit=1), 3, S),
-        ((S, F, F), Limits(failure_limit=1), 3, F),
-        ((S, INC), Limits(), 3, INC),
-        ((S, INC, S, S), Limits(inconclusive_limit=1), 3, S),
-        ((S, E, E), Limits(consecutive_error_limit=2), 3, None),
-        ((S, E, E, E), Limits(consecutive_error_limit=2), 3, E),
-        ((E, E, S, E, E, S, S), Limits(consecutive_error_limit=2), 3, S),
-    ],
-)
-def test_judge_applies_argo_limits(
-    phases: tuple[Phase, ...], limits: Limits, count: int, verdict: Phase | None
-) -> None:
-    assert judge(series(*phases), limits, count) is verdict
+    assert "value" not in evaluate(gate(op=">=", threshold=1), None).to_json()
 
 
 @pytest.mark.parametrize(
@@ -123,7 +99,7 @@ def test_judge_applies_argo_limits(
     [([S, S], S), ([S, None], None), ([S, F, E], F), ([S, E, INC], E), ([INC, S], INC), ([], S)],
 )
 def test_overall_puts_failure_before_error_before_inconclusive(
-    verdicts: list[Phase | None], result: Phase | None
+    verdicts: list[MeasurementPhase | None], result: MeasurementPhase | None
 ) -> None:
     assert overall(verdicts) is result
 

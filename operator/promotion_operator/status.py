@@ -1,0 +1,198 @@
+"""The `ModelPromotion` status as pydantic models (camelCase in YAML, snake_case here).
+
+One reconcile pass builds a whole new `PromotionStatus` and the driver writes it once; the CLI,
+the demo and the e2e tests read a status through the same models. A test keeps these models and
+the CRD's status schema equal field by field, as it does for the spec.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic.alias_generators import to_camel
+
+HISTORY_LIMIT = 10
+
+
+def rfc3339(moment: datetime) -> str:
+    """Kubernetes' timestamp format (metav1.Time): UTC, whole seconds."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+Timestamp = Annotated[datetime, PlainSerializer(rfc3339, return_type=str)]
+
+
+class PromotionPhase(enum.StrEnum):
+    """Where a promotion is (`status.phase`)."""
+
+    PENDING = "Pending"
+    EVALUATING = "Evaluating"
+    REJECTED = "Rejected"
+    ROLLING_OUT = "RollingOut"
+    VERIFYING = "Verifying"
+    PROMOTED = "Promoted"
+    ROLLING_BACK = "RollingBack"
+    ROLLED_BACK = "RolledBack"
+    FAILED = "Failed"
+
+
+# A verdict: the attempt is over, and only a new version (or a changed spec) starts another.
+CONCLUDED = frozenset(
+    {
+        PromotionPhase.REJECTED,
+        PromotionPhase.PROMOTED,
+        PromotionPhase.ROLLED_BACK,
+        PromotionPhase.FAILED,
+    }
+)
+
+
+class MeasurementPhase(enum.StrEnum):
+    """The verdict of one gate measurement, or of a series of them (Argo Rollouts' words)."""
+
+    SUCCESSFUL = "Successful"
+    FAILED = "Failed"
+    INCONCLUSIVE = "Inconclusive"
+    ERROR = "Error"
+
+
+class ConditionType(enum.StrEnum):
+    GATES_PASSED = "GatesPassed"
+    PROGRESSING = "Progressing"
+    AVAILABLE = "Available"
+    VERIFIED = "Verified"
+    ROLLED_BACK = "RolledBack"
+
+
+class _Status(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+    def to_json(self) -> dict[str, Any]:
+        """As the API stores it: camelCase, RFC 3339 timestamps, unset fields left out."""
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+class VersionRef(_Status):
+    version: str | None = None
+
+
+class Candidate(_Status):
+    """The version this attempt is about."""
+
+    version: str
+    run_id: str | None = None
+    started_at: Timestamp | None = None
+
+
+class GateStatus(_Status):
+    """One gate judged once: an entry of `status.gates`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    metric: str
+    op: str
+    threshold: float | None = None  # effective: baseline value + tolerance for a relative gate
+    value: float | None = None
+    baseline_value: float | None = None
+    phase: MeasurementPhase
+    message: str = ""
+    source: str = ""  # "run 3f2c… vs production=v7", "live", …
+
+
+ConditionStatus = Literal["True", "False", "Unknown"]
+
+
+class Condition(_Status):
+    type: ConditionType
+    status: ConditionStatus
+    reason: str = ""
+    message: str = ""
+    last_transition_time: Timestamp
+    observed_generation: int | None = None
+
+
+class HistoryEntry(_Status):
+    version: str | None = None
+    outcome: PromotionPhase
+    reason: str = ""
+    started_at: Timestamp | None = None
+    finished_at: Timestamp | None = None
+
+
+class Retry(_Status):
+    """A back-off in progress: nothing is tried before `nextAttemptAt`."""
+
+    attempt: int
+    next_attempt_at: Timestamp
+    reason: str = ""
+
+
+class RolloutProgress(_Status):
+    started_at: Timestamp
+    deadline: Timestamp
+
+
+class MeasurementRecord(_Status):
+    phase: MeasurementPhase
+
+
+class VerificationProgress(_Status):
+    started_at: Timestamp
+    last_measured_at: Timestamp | None = None
+    # gate display name → its measurements so far, oldest first
+    measurements: dict[str, list[MeasurementRecord]] = Field(default_factory=dict)
+    passed: bool | None = None  # verified; only the MLflow alias write is left
+
+
+class RollbackProgress(_Status):
+    reason: str = ""
+    started_at: Timestamp
+
+
+class PromotionStatus(_Status):
+    phase: PromotionPhase | None = None
+    phase_since: Timestamp | None = None
+    observed_generation: int | None = None
+    message: str | None = None
+    candidate: Candidate | None = None
+    serving: VersionRef | None = None  # what the Deployment serves now
+    last_known_good: VersionRef | None = None
+    gates: list[GateStatus] = Field(default_factory=list)
+    conditions: list[Condition] = Field(default_factory=list)
+    history: list[HistoryEntry] = Field(default_factory=list)  # newest first, HISTORY_LIMIT
+    retry: Retry | None = None
+    rollout: RolloutProgress | None = None
+    verification: VerificationProgress | None = None
+    rollback: RollbackProgress | None = None
+
+    @property
+    def current_phase(self) -> PromotionPhase:
+        return self.phase or PromotionPhase.PENDING
+
+    @property
+    def concluded(self) -> bool:
+        return self.current_phase in CONCLUDED
+
+    @property
+    def candidate_version(self) -> str | None:
+        return self.candidate.version if self.candidate else None
+
+    @property
+    def serving_version(self) -> str | None:
+        return self.serving.version if self.serving else None
+
+    @property
+    def last_known_good_version(self) -> str | None:
+        return self.last_known_good.version if self.last_known_good else None
+
+    def condition(self, type_: ConditionType) -> Condition | None:
+        return next((c for c in self.conditions if c.type is type_), None)
+
+
+def read_status(obj: dict[str, Any]) -> PromotionStatus:
+    """The status of a ModelPromotion object as the API returns it (an empty one if unset)."""
+    return PromotionStatus.model_validate(obj.get("status") or {})

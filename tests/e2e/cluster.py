@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,7 +12,8 @@ from typing import Any, TypeVar
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-ROOT = Path(__file__).resolve().parents[2]
+from mlrollout.testbed.tools import Kube
+
 LOCAL_KUBECONFIG = Path("/var/lib/mlrollout-cluster/kubeconfig")
 # Contexts made by `make cluster-up` and `make kind-up`; anything else is refused.
 TEST_CONTEXTS = ("mlrollout-local", "kind-mlrollout")
@@ -31,6 +30,11 @@ class Cluster:
     context: str
     api: client.ApiClient
     host_ip: str  # where pods reach processes on this machine (MLflow, in these tests)
+
+    @property
+    def kube(self) -> Kube:
+        """kubectl and helm on this cluster (the same runner `make demo` uses)."""
+        return Kube(self.kubeconfig, self.context)
 
     @property
     def core(self) -> client.CoreV1Api:
@@ -52,29 +56,6 @@ class Cluster:
         """A client model as the API's own JSON (camelCase keys), for plain dict access."""
         data: dict[str, Any] = self.api.sanitize_for_serialization(obj)  # type: ignore[no-untyped-call]
         return data
-
-    def kubectl(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-        """Run the kubectl that `make cluster-up` linked into bin/ (or the one on PATH)."""
-        binary = ROOT / "bin" / "kubectl"
-        exe = str(binary) if binary.exists() else shutil.which("kubectl")
-        if exe is None:
-            raise NoTestCluster("kubectl not found: run `make cluster-up` (links bin/kubectl)")
-        return subprocess.run(
-            [exe, "--kubeconfig", str(self.kubeconfig), "--context", self.context, *args],
-            input=stdin,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-
-    def helm(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-        """Run the helm that `make cluster-up` built and linked into bin/, on this cluster."""
-        return subprocess.run(
-            [str(ROOT / "bin" / "helm"), "--kubeconfig", str(self.kubeconfig),
-             "--kube-context", self.context, *args],
-            capture_output=True, text=True, timeout=timeout, check=False,
-        )  # fmt: skip
 
 
 def kubeconfig_path() -> Path:
@@ -132,10 +113,10 @@ def describe_namespace(cluster: Cluster, namespace: str) -> str:
         ("get", "modelpromotions", "-o", "yaml"),
         ("get", "events", "--sort-by=.lastTimestamp"),
     ):
-        result = cluster.kubectl("-n", namespace, *args)
+        result = cluster.kube.kubectl("-n", namespace, *args)
         parts.append(f"$ kubectl {' '.join(args)}\n{result.stdout}{result.stderr}")
     pods: Any = cluster.core.list_namespaced_pod(namespace).items
     for pod in pods:
-        result = cluster.kubectl("-n", namespace, "logs", pod.metadata.name, "--tail=15")
+        result = cluster.kube.kubectl("-n", namespace, "logs", pod.metadata.name, "--tail=15")
         parts.append(f"$ kubectl logs {pod.metadata.name}\n{result.stdout}{result.stderr}")
     return "\n".join(parts)

@@ -11,7 +11,6 @@ MLROLLOUT_E2E_REQUIRED=1 (CI sets it), which turns the skip into a failure.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
@@ -21,8 +20,10 @@ import pytest
 from kubernetes import client
 
 from mlrollout import tracking_server
+from mlrollout.testbed.images import image_names
+from mlrollout.testbed.tools import ROOT
 
-from .cluster import ROOT, Cluster, NoTestCluster, connect, describe_namespace, wait_for
+from .cluster import Cluster, NoTestCluster, connect, describe_namespace, wait_for
 from .mlflow_models import HostMlflow
 from .operator_process import OperatorProcess
 from .promotions import TIMINGS
@@ -59,9 +60,9 @@ def cluster() -> Cluster:
 
 @pytest.fixture(scope="session")
 def crd(cluster: Cluster) -> None:
-    applied = cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(CRD))
+    applied = cluster.kube.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(CRD))
     assert applied.returncode == 0, applied.stderr
-    waited = cluster.kubectl(
+    waited = cluster.kube.kubectl(
         "wait", "--for=condition=Established", "--timeout=60s",
         "crd/modelpromotions.mlrollout.dev",
     )  # fmt: skip
@@ -70,17 +71,8 @@ def crd(cluster: Cluster) -> None:
 
 @pytest.fixture(scope="session")
 def images() -> dict[str, str]:
-    """The images `make images` built for this tree (or MLROLLOUT_*_IMAGE overrides)."""
-    built = subprocess.run(
-        ["bash", str(ROOT / "hack" / "images.sh"), "names"],
-        capture_output=True, text=True, check=True,
-    ).stdout.split()  # fmt: skip
-    by_name = {image.split("/", 1)[1].split(":", 1)[0]: image for image in built}
-    return {
-        key: os.environ.get(f"MLROLLOUT_{key.upper().replace('-', '_')}_IMAGE", by_name[name])
-        for key, name in (("model-server", "mlrollout-model-server"),
-                          ("operator", "mlrollout-operator"), ("mlflow", "mlrollout-mlflow"))
-    }  # fmt: skip
+    """The images `make images` built for this tree, by role (MLROLLOUT_*_IMAGE overrides)."""
+    return image_names()
 
 
 @pytest.fixture

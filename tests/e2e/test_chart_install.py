@@ -13,9 +13,13 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from .cluster import ROOT, Cluster, describe_namespace, wait_for
+from mlrollout.testbed.promotions import promotion
+from mlrollout.testbed.tools import ROOT
+from promotion_operator.status import PromotionPhase, VersionRef
+
+from .cluster import Cluster, describe_namespace, wait_for
 from .mlflow_models import HostMlflow
-from .promotions import TIMINGS, apply, base_spec, get, promotion, wait_phase
+from .promotions import TIMINGS, apply, base_spec, get, status_of, wait_phase
 
 CHART = ROOT / "charts" / "mlrollout"
 CRD_NAME = "modelpromotions.mlrollout.dev"
@@ -41,8 +45,8 @@ def release(cluster: Cluster, restricted: str) -> Iterator[str]:
     """A release name of this test's own; whatever it left cluster-wide is removed after."""
     name = f"mlr-{restricted[-5:]}"
     yield name
-    cluster.helm("uninstall", name, "-n", restricted, "--ignore-not-found")
-    cluster.kubectl("delete", "clusterrole,clusterrolebinding", "-l",
+    cluster.kube.helm("uninstall", name, "-n", restricted, "--ignore-not-found")
+    cluster.kube.kubectl("delete", "clusterrole,clusterrolebinding", "-l",
                     f"app.kubernetes.io/instance={name}", "--ignore-not-found")  # fmt: skip
 
 
@@ -76,7 +80,7 @@ def _operator_objects(cluster: Cluster, namespace: str, release: str) -> list[st
     found = [f"Deployment/{d['metadata']['name']}" for d in deployments["items"]]
     for kind in ("serviceaccount", "service", "role", "rolebinding", "clusterrole",
                  "clusterrolebinding"):  # fmt: skip
-        listed = cluster.kubectl("get", kind, "-A", "-l", selector, "-o", "name")
+        listed = cluster.kube.kubectl("get", kind, "-A", "-l", selector, "-o", "name")
         found += listed.stdout.split()
     return found
 
@@ -99,14 +103,14 @@ def test_helm_install_promote_upgrade_uninstall(
     _adopt_crd(cluster, release, namespace)
 
     started = time.monotonic()
-    installed = cluster.helm("install", release, str(CHART), "-n", namespace,
+    installed = cluster.kube.helm("install", release, str(CHART), "-n", namespace,
                       "-f", str(values_file), "--wait", "--timeout", "4m")  # fmt: skip
     assert installed.returncode == 0, installed.stderr + describe_namespace(cluster, namespace)
     TIMINGS["helm install --wait (operator + MLflow)"] = time.monotonic() - started
     # The NOTES say where MLflow is.
     assert f"{release}-mlrollout-mlflow.{namespace}" in installed.stdout, installed.stdout
 
-    tested = cluster.helm("test", release, "-n", namespace, "--logs")
+    tested = cluster.kube.helm("test", release, "-n", namespace, "--logs")
     assert tested.returncode == 0, tested.stdout + tested.stderr
     assert "/healthz 200" in tested.stdout, tested.stdout
 
@@ -116,12 +120,12 @@ def test_helm_install_promote_upgrade_uninstall(
     spec = base_spec(model, version, images["model-server"], host_mlflow.url)
     apply(cluster, namespace, promotion("target", spec))
     explain = lambda: describe_namespace(cluster, namespace)  # noqa: E731
-    wait_phase(cluster, namespace, "target", "Promoted", 240, explain)
+    wait_phase(cluster, namespace, "target", PromotionPhase.PROMOTED, 240, explain)
     assert host_mlflow.alias(model, "production") == version
 
     # An upgrade with changed values replaces the operator and loses no ModelPromotion.
     before = _operator_pod(cluster, namespace, release)
-    upgraded = cluster.helm("upgrade", release, str(CHART), "-n", namespace, "-f",
+    upgraded = cluster.kube.helm("upgrade", release, str(CHART), "-n", namespace, "-f",
                      str(values_file), "--set", "operator.aliasPollSeconds=7", "--wait",
                      "--timeout", "4m")  # fmt: skip
     assert upgraded.returncode == 0, upgraded.stderr
@@ -129,15 +133,15 @@ def test_helm_install_promote_upgrade_uninstall(
              120, explain)  # fmt: skip
     env = _operator_env(cluster, namespace, release)
     assert env["MLROLLOUT_OPERATOR_ALIAS_POLL_SECONDS"] == "7"
-    kept = get(cluster, namespace, "target")
-    assert kept["status"]["phase"] == "Promoted"
-    assert kept["status"]["serving"] == {"version": version}
+    kept = status_of(cluster, namespace, "target")
+    assert kept.phase is PromotionPhase.PROMOTED
+    assert kept.serving == VersionRef(version=version)
 
     # Uninstall: no operator object is left; the CRD and the user's ModelPromotion stay.
-    removed = cluster.helm("uninstall", release, "-n", namespace, "--wait")
+    removed = cluster.kube.helm("uninstall", release, "-n", namespace, "--wait")
     assert removed.returncode == 0, removed.stderr
     assert _operator_objects(cluster, namespace, release) == []
-    crd = cluster.kubectl("get", "crd", CRD_NAME, "-o", "name")
+    crd = cluster.kube.kubectl("get", "crd", CRD_NAME, "-o", "name")
     assert crd.returncode == 0, crd.stderr
     assert get(cluster, namespace, "target")["metadata"]["name"] == "target"
 
@@ -172,10 +176,10 @@ def test_every_ci_values_set_is_accepted_by_the_api_server(
     watch = []
     if "watchNamespaces" in values.read_text():  # only namespaces that exist can hold Roles
         watch = ["--set", f"operator.watchNamespaces={{{namespace}}}"]
-    rendered = cluster.helm("template", f"dry-{namespace[-5:]}", str(CHART), "-n", namespace,
+    rendered = cluster.kube.helm("template", f"dry-{namespace[-5:]}", str(CHART), "-n", namespace,
                      "-f", str(values), *watch)  # fmt: skip
     assert rendered.returncode == 0, rendered.stderr
-    result = cluster.kubectl("apply", "--dry-run=server", "-n", namespace, "-f", "-",
+    result = cluster.kube.kubectl("apply", "--dry-run=server", "-n", namespace, "-f", "-",
                              stdin=rendered.stdout)  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "(server dry run)" in result.stdout

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
+from mlrollout.testbed.promotions import promotion
+
 from .cluster import Cluster
-from .promotions import promotion
 
 VALID: dict[str, Any] = {
     "model": {"name": "churn", "version": "3"},
@@ -74,7 +75,7 @@ INVALID = {
 def test_invalid_resources_are_refused_at_apply(
     cluster: Cluster, namespace: str, crd: None, spec: dict[str, Any], field: str
 ) -> None:
-    result = cluster.kubectl(
+    result = cluster.kube.kubectl(
         "apply", "-n", namespace, "-f", "-", stdin=json.dumps(promotion("bad", spec))
     )
     assert result.returncode != 0, f"accepted: {result.stdout}"
@@ -85,11 +86,13 @@ def test_invalid_resources_are_refused_at_apply(
 def test_a_valid_resource_is_accepted_with_defaults(
     cluster: Cluster, namespace: str, crd: None
 ) -> None:
-    result = cluster.kubectl(
+    result = cluster.kube.kubectl(
         "apply", "-n", namespace, "-f", "-", stdin=json.dumps(promotion("good", VALID))
     )
     assert result.returncode == 0, result.stderr
-    got = json.loads(cluster.kubectl("get", "mp", "good", "-n", namespace, "-o", "json").stdout)
+    got = json.loads(
+        cluster.kube.kubectl("get", "mp", "good", "-n", namespace, "-o", "json").stdout
+    )
     assert got["spec"]["promotion"]["alias"] == "production"
     assert got["spec"]["gates"][0]["onNoData"] == "Fail"
     assert got["spec"]["serving"]["port"] == 8080

@@ -9,7 +9,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from .cluster import ROOT, Cluster
+from mlrollout.testbed.tools import ROOT
+
+from .cluster import Cluster
 from .promotions import TIMINGS
 
 NAMESPACE = "mlrollout-demo"
@@ -18,8 +20,8 @@ NAMESPACE = "mlrollout-demo"
 @pytest.fixture
 def demo_cleanup(cluster: Cluster) -> Iterator[None]:
     yield
-    cluster.helm("uninstall", "mlrollout", "-n", NAMESPACE, "--ignore-not-found")
-    cluster.kubectl("delete", "namespace", NAMESPACE, "--ignore-not-found", "--wait=false")
+    cluster.kube.helm("uninstall", "mlrollout", "-n", NAMESPACE, "--ignore-not-found")
+    cluster.kube.kubectl("delete", "namespace", NAMESPACE, "--ignore-not-found", "--wait=false")
 
 
 def test_the_demo_promotes_rejects_and_rolls_back(

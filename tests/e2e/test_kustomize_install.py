@@ -10,9 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from .cluster import ROOT, Cluster, describe_namespace
+from mlrollout.testbed.promotions import promotion
+from mlrollout.testbed.tools import ROOT
+from promotion_operator.status import PromotionPhase
+
+from .cluster import Cluster, describe_namespace
 from .mlflow_models import HostMlflow
-from .promotions import apply, base_spec, promotion, wait_phase
+from .promotions import apply, base_spec, wait_phase
 
 
 @pytest.fixture
@@ -42,7 +46,7 @@ def overlay(
     (tmp_path / "kustomization.yaml").write_text(json.dumps(kustomization))
     yield tmp_path
     # Cluster-scoped pieces go; the namespace (and what is in it) goes with the fixture.
-    cluster.kubectl("delete", "clusterrole,clusterrolebinding", "-l",
+    cluster.kube.kubectl("delete", "clusterrole,clusterrolebinding", "-l",
                     f"mlrollout.dev/e2e-install={namespace}", "--wait=false")  # fmt: skip
 
 
@@ -50,16 +54,16 @@ def test_kubectl_apply_k_installs_an_operator_that_promotes(
     cluster: Cluster, namespace: str, overlay: Path, host_mlflow: HostMlflow,
     images: dict[str, str],
 ) -> None:  # fmt: skip
-    env = cluster.kubectl("kustomize", str(overlay))
+    env = cluster.kube.kubectl("kustomize", str(overlay))
     assert env.returncode == 0, env.stderr
     assert f'["{namespace}"]' in env.stdout  # the overlay's patch took
-    applied = cluster.kubectl("apply", "-k", str(overlay))
+    applied = cluster.kube.kubectl("apply", "-k", str(overlay))
     assert applied.returncode == 0, applied.stderr
 
     def explain() -> str:
         return describe_namespace(cluster, namespace)
 
-    rolled = cluster.kubectl(
+    rolled = cluster.kube.kubectl(
         "rollout", "status", "deployment/e2e-mlrollout-operator", "-n", namespace, "--timeout=180s"
     )
     assert rolled.returncode == 0, rolled.stderr + explain()
@@ -70,5 +74,5 @@ def test_kubectl_apply_k_installs_an_operator_that_promotes(
     version = host_mlflow.register(model, "logistic_regression")
     apply(cluster, namespace, promotion("target", base_spec(model, version, images["model-server"],
                                                             host_mlflow.url)))  # fmt: skip
-    wait_phase(cluster, namespace, "target", "Promoted", 240, explain)
+    wait_phase(cluster, namespace, "target", PromotionPhase.PROMOTED, 240, explain)
     assert host_mlflow.alias(model, "production") == version

@@ -12,12 +12,13 @@ import numpy as np
 import pandas as pd
 from sklearn.datasets import load_breast_cancer
 
+from mlrollout.testbed.traffic import Poller
 from promotion_operator import manifests
 from promotion_operator.spec import parse_spec
 
 from .cluster import Cluster, describe_namespace, wait_for
 from .mlflow_models import HostMlflow
-from .promotions import Poller, service_url
+from .promotions import service_url
 
 DATASET = load_breast_cancer()
 ROWS = DATASET.data[:6].tolist()
@@ -36,7 +37,7 @@ def _spec(image: str, tracking_uri: str, model: str, *, deadline: int = 120, **s
 
 def _apply(cluster: Cluster, *objects: dict[str, Any]) -> None:
     for obj in objects:
-        result = cluster.kubectl(
+        result = cluster.kube.kubectl(
             "apply", "--server-side", "--field-manager=e2e", "-f", "-", stdin=json.dumps(obj)
         )
         assert result.returncode == 0, result.stderr
@@ -179,7 +180,7 @@ def test_an_hpa_on_the_serving_deployment_is_accepted(
 
 
 def _metrics_api_available(cluster: Cluster) -> bool:
-    result = cluster.kubectl("get", "apiservice", "v1beta1.metrics.k8s.io", "-o", "json")
+    result = cluster.kube.kubectl("get", "apiservice", "v1beta1.metrics.k8s.io", "-o", "json")
     if result.returncode != 0:
         return False
     conditions = json.loads(result.stdout).get("status", {}).get("conditions", [])

@@ -10,22 +10,29 @@ import httpx
 import pytest
 from sklearn.datasets import load_breast_cancer
 
+from mlrollout.testbed.promotions import promotion
+from mlrollout.testbed.traffic import Poller
 from promotion_operator import manifests
+from promotion_operator.status import (
+    ConditionType,
+    MeasurementPhase,
+    PromotionPhase,
+    PromotionStatus,
+    VersionRef,
+)
 
 from .cluster import Cluster, wait_for
 from .mlflow_models import HostMlflow
 from .operator_process import OperatorProcess
-from .promotions import (
+from .promotions import (  # fmt: skip
     TIMINGS,
-    Poller,
     apply,
     base_spec,
     events,
-    get,
-    promotion,
     service_url,
+    status_of,
     wait_phase,
-)  # fmt: skip
+)
 
 ROWS = load_breast_cancer().data[:2].tolist()
 
@@ -37,9 +44,16 @@ def model(request: pytest.FixtureRequest) -> str:
 
 def _promote_first(
     cluster: Cluster, namespace: str, operator: OperatorProcess, spec: dict[str, Any]
-) -> dict[str, Any]:
+) -> PromotionStatus:
     apply(cluster, namespace, promotion("target", spec))
-    return wait_phase(cluster, namespace, "target", "Promoted", 240, operator.log_tail)
+    return _wait(cluster, namespace, operator, PromotionPhase.PROMOTED, 240)
+
+
+def _wait(
+    cluster: Cluster, namespace: str, operator: OperatorProcess, phase: PromotionPhase,
+    timeout_s: float,
+) -> PromotionStatus:  # fmt: skip
+    return wait_phase(cluster, namespace, "target", phase, timeout_s, operator.log_tail)
 
 
 def _template_version(cluster: Cluster, namespace: str) -> tuple[str, int]:
@@ -61,13 +75,13 @@ def test_a_good_version_is_promoted_and_the_alias_follows(
     promoted = _promote_first(cluster, namespace, operator, spec)
     TIMINGS["kubectl apply -> Promoted (first version)"] = time.monotonic() - started
 
-    status = promoted["status"]
-    assert status["serving"] == {"version": first}
-    assert status["lastKnownGood"] == {"version": first}
-    assert {g["phase"] for g in status["gates"]} == {"Successful"}
-    conditions = {c["type"]: c["status"] for c in status["conditions"]}
-    assert conditions["GatesPassed"] == "True"
-    assert conditions["Available"] == "True"
+    status = promoted
+    assert status.serving == VersionRef(version=first)
+    assert status.last_known_good == VersionRef(version=first)
+    assert {g.phase for g in status.gates} == {MeasurementPhase.SUCCESSFUL}
+    conditions = {c.type: c.status for c in status.conditions}
+    assert conditions[ConditionType.GATES_PASSED] == "True"
+    assert conditions[ConditionType.AVAILABLE] == "True"
     assert host_mlflow.alias(model, "production") == first
     tags = host_mlflow.client.get_model_version(model, first).tags
     assert tags["mlrollout.dev/outcome"] == "promoted"
@@ -77,7 +91,7 @@ def test_a_good_version_is_promoted_and_the_alias_follows(
     deployment = cluster.json(cluster.apps.read_namespaced_deployment("target", namespace))
     assert [o["kind"] for o in deployment["metadata"]["ownerReferences"]] == ["ModelPromotion"]
     assert ("Normal", "Promoted") in events(cluster, namespace, "target")
-    listed = cluster.kubectl("get", "mlrollout", "-n", namespace)  # the category
+    listed = cluster.kube.kubectl("get", "mlrollout", "-n", namespace)  # the category
     row = next(line for line in listed.stdout.splitlines() if line.startswith("target"))
     assert row.split()[1:5] == ["Promoted", model, first, first], listed.stdout + listed.stderr
 
@@ -94,12 +108,14 @@ def test_a_good_version_is_promoted_and_the_alias_follows(
         {"metric": "accuracy", "op": ">=", "baseline": "production", "tolerance": -0.05}
     )
     apply(cluster, namespace, promotion("target", spec))
-    promoted = wait_phase(cluster, namespace, "target", "Promoted", 240, operator.log_tail)
-    relative = next(g for g in promoted["status"]["gates"] if g.get("baselineValue") is not None)
-    assert relative["phase"] == "Successful"
+    promoted = wait_phase(
+        cluster, namespace, "target", PromotionPhase.PROMOTED, 240, operator.log_tail
+    )
+    relative = next(g for g in promoted.gates if g.baseline_value is not None)
+    assert relative.phase is MeasurementPhase.SUCCESSFUL
     assert host_mlflow.alias(model, "production") == second
     assert _template_version(cluster, namespace)[0] == second
-    assert [h["version"] for h in promoted["status"]["history"]][:2] == [second, first]
+    assert [h.version for h in promoted.history][:2] == [second, first]
 
 
 def test_a_version_failing_an_offline_gate_is_rejected_and_nothing_changes(
@@ -117,15 +133,18 @@ def test_a_version_failing_an_offline_gate_is_rejected_and_nothing_changes(
     spec["gates"] = [{"metric": "accuracy", "op": ">=", "threshold": 0.9999}]
     started = time.monotonic()
     apply(cluster, namespace, promotion("target", spec))
-    rejected = wait_phase(cluster, namespace, "target", "Rejected", 120, operator.log_tail)
+    rejected = wait_phase(
+        cluster, namespace, "target", PromotionPhase.REJECTED, 120, operator.log_tail
+    )
     TIMINGS["kubectl apply -> Rejected"] = time.monotonic() - started
 
-    status = rejected["status"]
-    assert "gate accuracy failed" in status["message"], status["message"]
-    assert "< 0.9999" in status["message"], status["message"]
-    assert [g["phase"] for g in status["gates"]] == ["Failed"]
-    assert status["gates"][0]["value"] < 0.9999
-    assert status["serving"] == {"version": good}
+    status = rejected
+    message = status.message or ""
+    assert "gate accuracy failed" in message, message
+    assert "< 0.9999" in message, message
+    assert [g.phase for g in status.gates] == [MeasurementPhase.FAILED]
+    assert (status.gates[0].value or 1.0) < 0.9999
+    assert status.serving == VersionRef(version=good)
     time.sleep(3)  # a late write to the Deployment would show here
     assert _template_version(cluster, namespace) == before  # untouched: same version, generation
     assert host_mlflow.alias(model, "production") == good
@@ -149,16 +168,18 @@ def test_a_version_that_cannot_load_is_rolled_back_without_a_failed_request(
     spec["model"]["version"] = broken
     with Poller(url, ROWS) as poller:
         apply(cluster, namespace, promotion("target", spec))
-        wait_phase(cluster, namespace, "target", "RollingOut", 60, operator.log_tail)
-        rolled_back = wait_phase(cluster, namespace, "target", "RolledBack", 240, operator.log_tail)
+        _wait(cluster, namespace, operator, PromotionPhase.ROLLING_OUT, 60)
+        rolled_back = wait_phase(
+            cluster, namespace, "target", PromotionPhase.ROLLED_BACK, 240, operator.log_tail
+        )
         time.sleep(2)
 
     assert poller.failures == [], poller.failures[:5]
     assert poller.ok > 20, poller.ok
-    status = rolled_back["status"]
-    assert f"rollout of version {broken} failed" in status["message"], status["message"]
-    assert status["serving"] == {"version": good}
-    assert status["candidate"]["version"] == broken
+    status = rolled_back
+    assert f"rollout of version {broken} failed" in (status.message or ""), status.message
+    assert status.serving == VersionRef(version=good)
+    assert status.candidate_version == broken
     assert _template_version(cluster, namespace)[0] == good
     assert host_mlflow.alias(model, "production") == good
     tags = host_mlflow.client.get_model_version(model, broken).tags
@@ -186,16 +207,17 @@ def test_a_version_failing_an_online_gate_is_rolled_back(
         }
     ]
     apply(cluster, namespace, promotion("target", spec))
-    rolled_back = wait_phase(cluster, namespace, "target", "RolledBack", 240, operator.log_tail)
+    rolled_back = wait_phase(
+        cluster, namespace, "target", PromotionPhase.ROLLED_BACK, 240, operator.log_tail
+    )
 
-    status = rolled_back["status"]
-    assert "gate 'p95 under 1 microsecond' (latency_p95_ms) failed" in status["message"], status[
-        "message"
-    ]
-    online = [g for g in status["gates"] if g["name"] == "p95 under 1 microsecond"]
-    assert [g["phase"] for g in online] == ["Failed"]
-    assert online[0]["value"] > 0.001
-    assert status["serving"] == {"version": good}
+    status = rolled_back
+    message = status.message or ""
+    assert "gate 'p95 under 1 microsecond' (latency_p95_ms) failed" in message, message
+    online = [g for g in status.gates if g.name == "p95 under 1 microsecond"]
+    assert [g.phase for g in online] == [MeasurementPhase.FAILED]
+    assert (online[0].value or 0.0) > 0.001
+    assert status.serving == VersionRef(version=good)
     assert _template_version(cluster, namespace)[0] == good
     assert host_mlflow.alias(model, "production") == good
 
@@ -210,22 +232,23 @@ def test_with_mlflow_down_nothing_rolls_out_until_it_is_back(
     try:
         apply(cluster, namespace, promotion("target", spec))
 
-        def says_why() -> dict[str, Any] | None:
-            obj = get(cluster, namespace, "target")
-            message = (obj.get("status") or {}).get("message", "")
-            return obj if "MLflow unreachable" in message else None
+        def says_why() -> PromotionStatus | None:
+            status = status_of(cluster, namespace, "target")
+            return status if "MLflow unreachable" in (status.message or "") else None
 
         waiting = wait_for("status to say MLflow is unreachable", says_why, 60, operator.log_tail)
-        assert waiting["status"]["phase"] == "Evaluating"
-        assert {g["phase"] for g in waiting["status"]["gates"]} == {"Error"}
+        assert waiting.phase is PromotionPhase.EVALUATING
+        assert {g.phase for g in waiting.gates} == {MeasurementPhase.ERROR}
         time.sleep(8)  # several reconcile intervals with MLflow still down
         deployments = cluster.apps.list_namespaced_deployment(namespace).items
         assert deployments == [], "a Deployment was created while MLflow was unreachable"
-        assert get(cluster, namespace, "target")["status"]["phase"] == "Evaluating"
+        assert status_of(cluster, namespace, "target").phase is PromotionPhase.EVALUATING
     finally:
         host_mlflow.start()
-    promoted = wait_phase(cluster, namespace, "target", "Promoted", 240, operator.log_tail)
-    assert promoted["status"]["serving"] == {"version": version}
+    promoted = wait_phase(
+        cluster, namespace, "target", PromotionPhase.PROMOTED, 240, operator.log_tail
+    )
+    assert promoted.serving == VersionRef(version=version)
     assert host_mlflow.alias(model, "production") == version
 
 
@@ -237,15 +260,17 @@ def test_an_operator_killed_mid_rollout_resumes_and_finishes(
     spec = base_spec(model, version, images["model-server"], host_mlflow.url)
     spec["rollout"]["verification"]["durationSeconds"] = 10
     apply(cluster, namespace, promotion("target", spec))
-    wait_phase(cluster, namespace, "target", "RollingOut", 90, operator.log_tail)
+    _wait(cluster, namespace, operator, PromotionPhase.ROLLING_OUT, 90)
     operator.kill()
     time.sleep(3)
-    assert get(cluster, namespace, "target")["status"]["phase"] == "RollingOut"
+    assert status_of(cluster, namespace, "target").phase is PromotionPhase.ROLLING_OUT
 
     operator.start()
-    promoted = wait_phase(cluster, namespace, "target", "Promoted", 240, operator.log_tail)
-    history = promoted["status"]["history"]
-    assert [(h["version"], h["outcome"]) for h in history] == [(version, "Promoted")], history
+    promoted = wait_phase(
+        cluster, namespace, "target", PromotionPhase.PROMOTED, 240, operator.log_tail
+    )
+    history = promoted.history
+    assert [(h.version, h.outcome) for h in history] == [(version, PromotionPhase.PROMOTED)]
     assert host_mlflow.alias(model, "production") == version
     deployment = cluster.json(cluster.apps.read_namespaced_deployment("target", namespace))
     assert deployment["status"]["readyReplicas"] == 1

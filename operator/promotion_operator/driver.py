@@ -7,26 +7,23 @@ the step logic stays free of I/O set-up.
 from __future__ import annotations
 
 import asyncio
-import base64
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import kopf
-from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from .cluster import Cluster
+from .credentials import CachedCredentials
 from .events import Reason
 from .live import Live
 from .metrics import OperatorMetrics
-from .reconcile import Deps, ModelPromotion, Scratch, reconcile
-from .registry import Credentials, Registry
+from .promotion_pass import Deps, ModelPromotion, Scratch
+from .reconcile import reconcile
+from .registry import Registry
 from .settings import OperatorSettings
-from .spec import InvalidSpec, ModelPromotionSpec, SecretRef, parse_spec
+from .spec import InvalidSpec, ModelPromotionSpec, parse_spec
 from .status import PromotionPhase, PromotionStatus
-
-_CREDENTIALS_TTL_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -46,7 +43,7 @@ class ResourceMemory:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     written: dict[str, Any] | None = None  # the status as we last wrote it
     scratch: Scratch = field(default_factory=Scratch)
-    credentials: tuple[SecretRef, float, Credentials] | None = None  # (ref, read at, values)
+    credentials: CachedCredentials = field(default_factory=CachedCredentials)
 
 
 class KopfEvents:
@@ -116,7 +113,7 @@ def _deps(
     memory: ResourceMemory,
 ) -> Deps:
     settings = context.settings
-    credentials = _credentials(spec.mlflow.credentials_secret_ref, namespace, memory)
+    credentials = memory.credentials.read(spec.mlflow.credentials_secret_ref, namespace)
     registry = Registry(spec.mlflow.tracking_uri, credentials, settings.mlflow_timeout_seconds)
     return Deps(
         registry=registry,
@@ -127,30 +124,3 @@ def _deps(
         alias_poll_seconds=settings.alias_poll_seconds,
         scratch=memory.scratch,
     )
-
-
-def _credentials(
-    ref: SecretRef | None, namespace: str, memory: ResourceMemory
-) -> Credentials | None:
-    """Read the referenced Secret (cached briefly); its values never reach status or logs."""
-    if ref is None:
-        return None
-    cached = memory.credentials
-    if cached and cached[0] == ref and time.monotonic() - cached[1] < _CREDENTIALS_TTL_S:
-        return cached[2]
-    try:
-        secret = client.CoreV1Api().read_namespaced_secret(ref.name, namespace)
-    except ApiException as exc:
-        raise kopf.TemporaryError(
-            f"cannot read Secret {namespace}/{ref.name} for MLflow credentials: {exc.reason}",
-            delay=30,
-        ) from exc
-    data = secret.data or {}
-
-    def value(key: str) -> str | None:
-        raw = data.get(key)
-        return base64.b64decode(raw).decode() if raw else None
-
-    found = Credentials(value(ref.username_key), value(ref.password_key), value(ref.token_key))
-    memory.credentials = (ref, time.monotonic(), found)
-    return found

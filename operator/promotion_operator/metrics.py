@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
-from .reconcile import PassResult
+from .promotion_pass import PassResult
 
 _PER_GATE = ["namespace", "promotion", "gate"]
 

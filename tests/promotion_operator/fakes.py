@@ -13,7 +13,8 @@ from typing import Any
 from promotion_operator.events import Reason
 from promotion_operator.manifests import VERSION_LABEL
 from promotion_operator.ports import LiveSample, RolloutState
-from promotion_operator.reconcile import Deps, ModelPromotion, PassResult, Scratch, reconcile
+from promotion_operator.promotion_pass import Deps, ModelPromotion, PassResult, Scratch
+from promotion_operator.reconcile import reconcile
 from promotion_operator.registry import ModelVersion, NotFound, RegistryUnavailable, Run
 from promotion_operator.spec import parse_spec
 from promotion_operator.status import PromotionPhase, PromotionStatus

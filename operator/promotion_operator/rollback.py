@@ -1,0 +1,72 @@
+"""Rolling back: re-apply the last known-good version, wait for it, restore the alias.
+
+With no known-good version (nothing ever passed here) the broken workload is removed rather
+than left half-up. Each step returns early while it waits, like the steps in `reconcile.py`.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from .events import Reason
+from .promotion_pass import ReconcilePass
+from .registry import NotFound, RegistryUnavailable
+from .status import ConditionType, PromotionPhase, RollbackProgress, VersionRef
+
+
+async def start_rollback(run: ReconcilePass, reason: str) -> None:
+    run.deps.live.stop_smoke_load(run.promotion.name, run.promotion.namespace)
+    good = run.status.last_known_good_version
+    run.status.rollback = RollbackProgress(reason=reason, started_at=run.now)
+    run.condition(ConditionType.PROGRESSING, False, "RollingBack", reason)
+    run.deps.events.warn(Reason.ROLLING_BACK, reason)
+    if good is None:
+        # Nothing ever passed here: remove the broken workload rather than keep it half-up.
+        await run.remove("HorizontalPodAutoscaler")
+        await run.remove("Deployment")
+        await finish_rollback(run, reason + "; no previous version to restore")
+        return
+    await run.apply_version(good)
+    run.enter(PromotionPhase.ROLLING_BACK, f"{reason}; restoring version {good}")
+
+
+async def watch_rollback(run: ReconcilePass) -> None:
+    good = run.status.last_known_good_version
+    rollback = run.status.rollback
+    reason = rollback.reason if rollback else ""
+    if good is None:
+        await finish_rollback(run, reason)
+        return
+    name, namespace = run.promotion.name, run.promotion.namespace
+    state = await run.deps.cluster.rollout_state(name, namespace, good)
+    started = rollback.started_at if rollback else run.now
+    limit = timedelta(seconds=run.spec.rollout.progress_deadline_seconds)
+    if state.failed is not None or (not state.ready and run.now - started > limit):
+        message = f"{reason}; and restoring version {good} failed: {state.failed or state.detail}"
+        run.conclude(PromotionPhase.FAILED, message)
+        run.enter(PromotionPhase.FAILED, message)
+        run.deps.events.warn(Reason.ROLLBACK_FAILED, message)
+        return
+    if not state.ready:
+        run.status.message = f"{reason}; restoring version {good}: {state.detail}"
+        return
+    try:
+        await run.deps.registry.set_alias(run.spec.model.name, run.spec.promotion.alias, good)
+    except (RegistryUnavailable, NotFound) as exc:
+        run.backoff(f"version {good} restored; waiting for MLflow to restore the alias: {exc}")
+        return
+    await finish_rollback(run, reason)
+
+
+async def finish_rollback(run: ReconcilePass, reason: str) -> None:
+    run.clear_backoff()
+    good, failed = run.status.last_known_good_version, run.status.candidate_version
+    run.status.serving = VersionRef(version=good)
+    if failed is not None:
+        await run.tag(failed, {"outcome": "rolled-back", "reason": reason})
+    run.condition(ConditionType.ROLLED_BACK, True, "RolledBack", reason)
+    serving = f"serving {good or 'nothing'}"
+    run.condition(ConditionType.AVAILABLE, good is not None, "RolledBack", serving)
+    run.conclude(PromotionPhase.ROLLED_BACK, reason)
+    run.enter(PromotionPhase.ROLLED_BACK, reason)
+    run.deps.events.warn(Reason.ROLLED_BACK, reason)

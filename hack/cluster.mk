@@ -18,7 +18,7 @@ cluster-logs: ## Print where every cluster component logs
 	@$(HACK)/cluster.sh logs
 
 .PHONY: images
-images: ## Build the model server and operator images and load them into the cluster
+images: ## Build the model server, operator and MLflow images and load them into the cluster
 	$(HACK)/images.sh all
 
 .PHONY: kind-up

@@ -1,34 +1,31 @@
 #!/usr/bin/env bash
 # Build the project's images locally (no registry is reachable) and load them into the cluster.
 #   images.sh pause   the sandbox (pause) image, from Debian's static catatonit
-#   images.sh all     base image, model server and operator images; prints their names
+#   images.sh build   base image, model server, operator and MLflow images; prints their names
+#   images.sh all     `build`, then loads the images into the cluster; prints their names
 #   images.sh names   the names `all` builds for this tree, without building (the e2e tests use it)
 # With Docker available and a kind cluster running, builds with docker and `kind load`s instead.
 set -euo pipefail
+shopt -s inherit_errexit # a failed tag inside $(...) stops the script
 source "$(dirname "$0")/lib.sh"
 BASE_SUITE=bookworm
-BASE_IMAGE=localhost/mlrollout-base:$BASE_SUITE-py3-v2
 PAUSE_IMAGE=localhost/mlrollout-pause:catatonit
-# name:dockerfile of every image the project builds.
-IMAGES=(mlrollout-model-server:serving/Dockerfile mlrollout-operator:operator/Dockerfile
-  mlrollout-mlflow:tracking/Dockerfile)
+# The targets of the root Dockerfile; target T is the image localhost/mlrollout-T.
+TARGETS=(model-server operator mlflow)
+if [[ ${MLROLLOUT_CLUSTER:-local} == kind ]]; then
+  BASE_IMAGE=python:3.11-slim-bookworm
+else
+  BASE_IMAGE=localhost/mlrollout-base:$BASE_SUITE-py3-v2
+fi
 podman_() { podman --cgroup-manager=cgroupfs --events-backend=file "$@"; }
 
-# The tag is the last commit that changed what goes into the images (plus a hash of uncommitted
-# changes there), so unrelated commits reuse the images already built. README.md is copied only
-# for the package metadata and is left out on purpose.
-# tag [EXTRA_INPUT...]: the common inputs plus an image's own (its Dockerfile's folder).
-IMAGE_INPUTS=(serving operator mlrollout pyproject.toml)
-tag() {
-  local sha inputs=("${IMAGE_INPUTS[@]}" "$@")
-  sha=$(git -C "$repo_root" log -1 --format=%h --abbrev=12 -- "${inputs[@]}" 2>/dev/null || true)
-  [[ -n $sha ]] || sha=nogit
-  if [[ -n $(git -C "$repo_root" status --porcelain -- "${inputs[@]}" 2>/dev/null) ]]; then
-    sha+="-dirty$( (git -C "$repo_root" diff HEAD -- "${inputs[@]}"
-      git -C "$repo_root" ls-files -o --exclude-standard -- "${inputs[@]}" |
-        (cd "$repo_root" && xargs -r cat)) | sha1sum | cut -c1-8)"
-  fi
-  echo "$sha"
+# The tag is a hash of what goes into the target (its Dockerfile stages, the files they copy,
+# the base image): a clean tree always gets the same one, and a change elsewhere, another
+# image's code included, reuses the image already built.
+image_name() {
+  local tag
+  tag=$(python3 "$hack_dir/image-tag.py" --build-arg "BASE_IMAGE=$BASE_IMAGE" "$1")
+  echo "localhost/mlrollout-$1:$tag"
 }
 
 load_into_cluster() {
@@ -62,7 +59,7 @@ base_image() {
   log "building $BASE_IMAGE from Debian $BASE_SUITE packages (mmdebstrap)"
   local tarball
   tarball=$(mktemp --suffix .tar)
-  # libgomp1: XGBoost's OpenMP runtime. passwd: useradd in the Dockerfiles.
+  # libgomp1: XGBoost's OpenMP runtime. passwd: useradd in the Dockerfile.
   mmdebstrap --quiet --variant=minbase \
     --include=python3,python3-venv,ca-certificates,libgomp1,passwd \
     "$BASE_SUITE" "$tarball"
@@ -71,27 +68,26 @@ base_image() {
 }
 
 build() {
-  local name=$1 dockerfile=$2 image
-  image=localhost/$name:$(tag "$(dirname "$dockerfile")")
+  local target=$1 image
+  image=$(image_name "$target")
   if ! podman_ image exists "$image"; then
-    log "building $image from $dockerfile"
+    log "building $image (Dockerfile target $target)"
     # The host's CA bundle goes in read-only, for networks that inspect TLS.
     podman_ build --quiet --network=host --build-arg "BASE_IMAGE=$BASE_IMAGE" \
       --volume /etc/ssl/certs:/etc/ssl/host-certs:ro \
       --build-arg PIP_CERT=/etc/ssl/host-certs/ca-certificates.crt \
-      -f "$repo_root/$dockerfile" -t "$image" "$repo_root" >/dev/null
+      --target "$target" -f "$repo_root/Dockerfile" -t "$image" "$repo_root" >/dev/null
   fi
-  load_into_cluster "$image"
   echo "$image"
 }
 
 kind_images() {
   # Users with Docker: plain docker builds, loaded into the kind node(s).
-  local image
-  for spec in "${IMAGES[@]}"; do
-    image=localhost/${spec%%:*}:$(tag "$(dirname "${spec#*:}")")
-    docker build --build-arg BASE_IMAGE=python:3.11-slim-bookworm -f "$repo_root/${spec#*:}" \
-      -t "$image" "$repo_root"
+  local target image
+  for target in "${TARGETS[@]}"; do
+    image=$(image_name "$target")
+    docker build --build-arg "BASE_IMAGE=$BASE_IMAGE" --target "$target" \
+      -f "$repo_root/Dockerfile" -t "$image" "$repo_root"
     kind load docker-image --name mlrollout "$image"
     echo "$image"
   done
@@ -104,13 +100,21 @@ fi
 
 case ${1:-all} in
   pause) pause_image ;;
+  build)
+    base_image
+    for target in "${TARGETS[@]}"; do build "$target"; done
+    ;;
   all)
     pause_image
     base_image
-    for spec in "${IMAGES[@]}"; do build "${spec%%:*}" "${spec#*:}"; done
+    for target in "${TARGETS[@]}"; do
+      image=$(build "$target")
+      load_into_cluster "$image"
+      echo "$image"
+    done
     ;;
   names)
-    for spec in "${IMAGES[@]}"; do echo "localhost/${spec%%:*}:$(tag "$(dirname "${spec#*:}")")"; done
+    for target in "${TARGETS[@]}"; do image_name "$target"; done
     ;;
-  *) die "usage: images.sh [pause|all|names]" ;;
+  *) die "usage: images.sh [pause|build|all|names]" ;;
 esac

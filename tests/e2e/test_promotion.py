@@ -108,9 +108,7 @@ def test_a_good_version_is_promoted_and_the_alias_follows(
         {"metric": "accuracy", "op": ">=", "baseline": "production", "tolerance": -0.05}
     )
     apply(cluster, namespace, promotion("target", spec))
-    promoted = wait_phase(
-        cluster, namespace, "target", PromotionPhase.PROMOTED, 240, operator.log_tail
-    )
+    promoted = _wait(cluster, namespace, operator, PromotionPhase.PROMOTED, 240)
     relative = next(g for g in promoted.gates if g.baseline_value is not None)
     assert relative.phase is MeasurementPhase.SUCCESSFUL
     assert host_mlflow.alias(model, "production") == second
@@ -133,9 +131,7 @@ def test_a_version_failing_an_offline_gate_is_rejected_and_nothing_changes(
     spec["gates"] = [{"metric": "accuracy", "op": ">=", "threshold": 0.9999}]
     started = time.monotonic()
     apply(cluster, namespace, promotion("target", spec))
-    rejected = wait_phase(
-        cluster, namespace, "target", PromotionPhase.REJECTED, 120, operator.log_tail
-    )
+    rejected = _wait(cluster, namespace, operator, PromotionPhase.REJECTED, 120)
     TIMINGS["kubectl apply -> Rejected"] = time.monotonic() - started
 
     status = rejected
@@ -169,9 +165,7 @@ def test_a_version_that_cannot_load_is_rolled_back_without_a_failed_request(
     with Poller(url, ROWS) as poller:
         apply(cluster, namespace, promotion("target", spec))
         _wait(cluster, namespace, operator, PromotionPhase.ROLLING_OUT, 60)
-        rolled_back = wait_phase(
-            cluster, namespace, "target", PromotionPhase.ROLLED_BACK, 240, operator.log_tail
-        )
+        rolled_back = _wait(cluster, namespace, operator, PromotionPhase.ROLLED_BACK, 240)
         time.sleep(2)
 
     assert poller.failures == [], poller.failures[:5]
@@ -207,9 +201,7 @@ def test_a_version_failing_an_online_gate_is_rolled_back(
         }
     ]
     apply(cluster, namespace, promotion("target", spec))
-    rolled_back = wait_phase(
-        cluster, namespace, "target", PromotionPhase.ROLLED_BACK, 240, operator.log_tail
-    )
+    rolled_back = _wait(cluster, namespace, operator, PromotionPhase.ROLLED_BACK, 240)
 
     status = rolled_back
     message = status.message or ""
@@ -245,9 +237,7 @@ def test_with_mlflow_down_nothing_rolls_out_until_it_is_back(
         assert status_of(cluster, namespace, "target").phase is PromotionPhase.EVALUATING
     finally:
         host_mlflow.start()
-    promoted = wait_phase(
-        cluster, namespace, "target", PromotionPhase.PROMOTED, 240, operator.log_tail
-    )
+    promoted = _wait(cluster, namespace, operator, PromotionPhase.PROMOTED, 240)
     assert promoted.serving == VersionRef(version=version)
     assert host_mlflow.alias(model, "production") == version
 
@@ -266,9 +256,7 @@ def test_an_operator_killed_mid_rollout_resumes_and_finishes(
     assert status_of(cluster, namespace, "target").phase is PromotionPhase.ROLLING_OUT
 
     operator.start()
-    promoted = wait_phase(
-        cluster, namespace, "target", PromotionPhase.PROMOTED, 240, operator.log_tail
-    )
+    promoted = _wait(cluster, namespace, operator, PromotionPhase.PROMOTED, 240)
     history = promoted.history
     assert [(h.version, h.outcome) for h in history] == [(version, PromotionPhase.PROMOTED)]
     assert host_mlflow.alias(model, "production") == version

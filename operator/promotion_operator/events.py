@@ -11,6 +11,7 @@ import enum
 
 class Reason(enum.StrEnum):
     PROMOTION_STARTED = "PromotionStarted"
+    SUPERSEDED = "Superseded"
     ROLLING_OUT = "RollingOut"
     PROMOTED = "Promoted"
     REJECTED = "Rejected"

@@ -1,8 +1,8 @@
 """Live metrics of the serving pods, and an optional light smoke load.
 
 The model server's Prometheus endpoint is read directly on each ready pod of the candidate
-version (no Prometheus needed); counters are summed over pods. The smoke load sends the
-model's own example rows (from its v2 metadata) so a quiet endpoint still yields data.
+version (no Prometheus needed), pod by pod. The smoke load sends the model's own example rows
+(from its v2 metadata) so a quiet endpoint still yields data.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from .cluster import Cluster
 from .pods import base_url, is_ready
-from .ports import LiveSample
+from .ports import LiveSample, PodCounters
 
 log = logging.getLogger(__name__)
 
@@ -27,55 +27,66 @@ _LATENCY = "mlrollout_model_server_request_duration_seconds"
 _INFERENCE_ROUTES = {"/predict", "/v2/models/{model_name}/infer"}
 
 
-def parse_sample(texts: list[str]) -> LiveSample:
-    """Sum the inference counters of several pods' `/metrics` pages."""
+def parse_pod(text: str) -> PodCounters:
+    """The inference counters of one pod's `/metrics` page."""
     requests = errors = 0.0
     buckets: dict[float, float] = {}
-    for text in texts:
-        for family in text_string_to_metric_families(text):
-            for sample in family.samples:
-                if sample.labels.get("route") not in _INFERENCE_ROUTES:
-                    continue
-                if sample.name == f"{_REQUESTS}_total":
-                    requests += sample.value
-                    if sample.labels.get("status", "").startswith("5"):
-                        errors += sample.value
-                elif sample.name == f"{_LATENCY}_bucket":
-                    le = float(sample.labels["le"])
-                    buckets[le] = buckets.get(le, 0.0) + sample.value
-    return LiveSample(len(texts), requests, errors, buckets)
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.labels.get("route") not in _INFERENCE_ROUTES:
+                continue
+            if sample.name == f"{_REQUESTS}_total":
+                requests += sample.value
+                if sample.labels.get("status", "").startswith("5"):
+                    errors += sample.value
+            elif sample.name == f"{_LATENCY}_bucket":
+                le = float(sample.labels["le"])
+                buckets[le] = buckets.get(le, 0.0) + sample.value
+    return PodCounters(requests, errors, buckets)
 
 
 class Live:
     def __init__(self, cluster: Cluster) -> None:
         self._cluster = cluster
-        self._smoke: dict[tuple[str, str], asyncio.Task[None]] = {}
+        # (namespace, name) → (version under load, the task sending it)
+        self._smoke: dict[tuple[str, str], tuple[str, asyncio.Task[None]]] = {}
 
-    async def _endpoints(self, name: str, namespace: str, version: str) -> list[str]:
+    async def _endpoints(self, name: str, namespace: str, version: str) -> dict[str, str]:
+        """Pod name → base URL of each ready pod serving ``version``."""
         pods = await self._cluster.pods(name, namespace, version)
-        return [url for pod in pods if is_ready(pod) and (url := base_url(pod)) is not None]
+        return {
+            pod.metadata.name: url
+            for pod in pods
+            if is_ready(pod) and (url := base_url(pod)) is not None
+        }
 
     async def sample(self, name: str, namespace: str, version: str) -> LiveSample:
         endpoints = await self._endpoints(name, namespace, version)
         if not endpoints:
             raise RuntimeError(f"no ready pods of version {version}")
+        counters: dict[str, PodCounters] = {}
         async with httpx.AsyncClient(timeout=5) as http:
-            pages = [await http.get(f"{base}/metrics") for base in endpoints]
-        for page in pages:
-            page.raise_for_status()
-        return parse_sample([page.text for page in pages])
+            for pod, base in endpoints.items():
+                page = await http.get(f"{base}/metrics")
+                page.raise_for_status()
+                counters[pod] = parse_pod(page.text)
+        return LiveSample(counters)
 
-    def start_smoke_load(
+    def ensure_smoke_load(
         self, name: str, namespace: str, version: str, model_name: str, rps: float
     ) -> None:
+        key = (namespace, name)
+        running = self._smoke.get(key)
+        if running is not None and not running[1].done() and running[0] == version:
+            return
         self.stop_smoke_load(name, namespace)
         load = self._smoke_load(name, namespace, version, model_name, rps)
-        self._smoke[(namespace, name)] = asyncio.get_running_loop().create_task(load)
+        self._smoke[key] = (version, asyncio.get_running_loop().create_task(load))
 
     def stop_smoke_load(self, name: str, namespace: str) -> None:
-        task = self._smoke.pop((namespace, name), None)
-        if task is not None:
-            task.cancel()
+        running = self._smoke.pop((namespace, name), None)
+        if running is not None:
+            running[1].cancel()
 
     async def _smoke_load(
         self, name: str, namespace: str, version: str, model_name: str, rps: float
@@ -85,7 +96,7 @@ class Live:
         async with httpx.AsyncClient(timeout=5) as http:
             for _ in range(int(3600 * rps)):
                 with contextlib.suppress(httpx.HTTPError, KeyError, ValueError, IndexError):
-                    endpoints = await self._endpoints(name, namespace, version)
+                    endpoints = list((await self._endpoints(name, namespace, version)).values())
                     if endpoints:
                         base = random.choice(endpoints)  # noqa: S311 - spreading load only
                         if not rows:

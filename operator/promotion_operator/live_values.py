@@ -1,12 +1,14 @@
 """Online gate values from two samples of the serving pods' counters (pure arithmetic).
 
-The p95 is interpolated inside the histogram bucket the way Prometheus' `histogram_quantile`
-does, so it matches what a dashboard shows for the same window.
+Each pod's increase is taken on its own, as Prometheus' `increase()` does: a pod in both samples
+adds its delta (all of its counters when they went back to zero: a restart), a pod in only one
+of them adds nothing. The p95 is interpolated inside the histogram bucket the way Prometheus'
+`histogram_quantile` does, so it matches what a dashboard shows for the same window.
 """
 
 from __future__ import annotations
 
-from .ports import LiveSample
+from .ports import LiveSample, PodCounters
 
 LATENCY_P95 = "latency_p95_ms"
 LATENCY_P50 = "latency_p50_ms"
@@ -17,16 +19,34 @@ ONLINE_METRICS = (LATENCY_P95, LATENCY_P50, ERROR_RATE, REQUESTS)
 
 def window_values(before: LiveSample, after: LiveSample) -> dict[str, float | None]:
     """Each online metric over the window between the samples; None where there is no data."""
-    requests = after.requests - before.requests
-    if requests <= 0 or after.requests < before.requests:  # no traffic, or a pod restarted
-        return {LATENCY_P95: None, LATENCY_P50: None, ERROR_RATE: None, REQUESTS: max(requests, 0)}
-    buckets = {le: after.buckets.get(le, 0.0) - before.buckets.get(le, 0.0) for le in after.buckets}
+    increases = [
+        _increase(before.pods[pod], counters)
+        for pod, counters in after.pods.items()
+        if pod in before.pods
+    ]
+    requests = sum(i.requests for i in increases)
+    if requests <= 0:  # no traffic (or no pod seen twice): no data, never zero latency
+        return {LATENCY_P95: None, LATENCY_P50: None, ERROR_RATE: None, REQUESTS: 0.0}
+    buckets: dict[float, float] = {}
+    for increase in increases:
+        for le, count in increase.buckets.items():
+            buckets[le] = buckets.get(le, 0.0) + count
     return {
         LATENCY_P95: _quantile_ms(0.95, buckets),
         LATENCY_P50: _quantile_ms(0.50, buckets),
-        ERROR_RATE: max(0.0, after.errors - before.errors) / requests,
+        ERROR_RATE: sum(i.errors for i in increases) / requests,
         REQUESTS: requests,
     }
+
+
+def _increase(before: PodCounters, after: PodCounters) -> PodCounters:
+    if after.requests < before.requests:  # the pod restarted: everything it counted is new
+        return after
+    return PodCounters(
+        after.requests - before.requests,
+        max(0.0, after.errors - before.errors),
+        {le: count - before.buckets.get(le, 0.0) for le, count in after.buckets.items()},
+    )
 
 
 def _quantile_ms(q: float, buckets: dict[float, float]) -> float | None:

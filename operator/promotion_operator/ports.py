@@ -24,14 +24,24 @@ class RolloutState:
 
 
 @dataclass(frozen=True)
-class LiveSample:
-    """Cumulative inference counters summed over the serving pods of one version."""
+class PodCounters:
+    """Cumulative inference counters of one serving pod (its model server's `/metrics`)."""
 
-    pods: int
     requests: float
     errors: float  # 5xx answers
     # latency histogram: upper bound in seconds → cumulative count (Prometheus `le` buckets)
     buckets: dict[float, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LiveSample:
+    """The counters of each ready serving pod of one version, by pod name.
+
+    Kept per pod so that a pod leaving the ready set (scale-in, one pod unready) or restarting
+    (counters back to zero) changes only its own share of a window, never the whole of it.
+    """
+
+    pods: dict[str, PodCounters] = field(default_factory=dict)
 
 
 class RegistryPort(Protocol):
@@ -50,9 +60,12 @@ class ClusterPort(Protocol):
 
 class LivePort(Protocol):
     async def sample(self, name: str, namespace: str, version: str) -> LiveSample: ...
-    def start_smoke_load(
+    def ensure_smoke_load(
         self, name: str, namespace: str, version: str, model_name: str, rps: float
-    ) -> None: ...
+    ) -> None:
+        """Light load on ``version``'s pods; a no-op while it already runs for that version."""
+        ...
+
     def stop_smoke_load(self, name: str, namespace: str) -> None: ...
 
 

@@ -49,7 +49,7 @@ async def reconcile(promotion: ModelPromotion, deps: Deps) -> PassResult:
         return run.result
     desired = await _desired_version(run)
     if desired is not None and desired != run.status.candidate_version:
-        _start_attempt(run, desired)
+        await _start_attempt(run, desired)
     for _ in range(_MAX_STEPS_PER_PASS):  # fall through finished steps; each returns to wait
         before = run.phase
         await _STEPS.get(run.phase, _maintain)(run)
@@ -87,10 +87,12 @@ async def _desired_version(run: ReconcilePass) -> str | None:
     return found.version
 
 
-def _start_attempt(run: ReconcilePass, version: str) -> None:
+async def _start_attempt(run: ReconcilePass, version: str) -> None:
     previous = run.status.candidate_version
     if previous is not None and run.phase not in CONCLUDED:
         run.conclude(PromotionPhase.FAILED, f"superseded by version {version}")
+        if run.phase in {PromotionPhase.ROLLING_OUT, PromotionPhase.VERIFYING}:
+            await _withdraw(run, previous)
     status = run.status
     status.candidate = Candidate(version=version, started_at=run.now)
     status.gates = []
@@ -100,6 +102,23 @@ def _start_attempt(run: ReconcilePass, version: str) -> None:
     run.condition(ConditionType.VERIFIED, None, "NotStarted", "")
     run.enter(PromotionPhase.EVALUATING, f"evaluating gates of version {version}")
     run.deps.events.info(Reason.PROMOTION_STARTED, f"version {version}: checking offline gates")
+
+
+async def _withdraw(run: ReconcilePass, superseded: str) -> None:
+    """A superseded version never finished verification: nothing may keep serving it, so the
+    last known-good version goes back (or, with none, the workload goes) before the next
+    version is even evaluated."""
+    run.deps.live.stop_smoke_load(run.promotion.name, run.promotion.namespace)
+    good = run.status.last_known_good_version
+    if good is None:
+        await run.remove("HorizontalPodAutoscaler")
+        await run.remove("Deployment")
+    else:
+        await run.apply_version(good)
+    run.deps.events.warn(
+        Reason.SUPERSEDED, f"version {superseded} superseded before it was verified; "
+        f"{f'version {good} restored' if good else 'its workload removed'}",
+    )  # fmt: skip
 
 
 # -- step 2: offline gates ------------------------------------------------------------------
@@ -168,11 +187,18 @@ async def _watch_rollout(run: ReconcilePass) -> None:
     if live.duration_seconds == 0 or not live.gates:
         await _promote(run)
         return
-    if live.smoke_load_rps > 0:
-        run.deps.live.start_smoke_load(
-            name, namespace, version, run.spec.model.name, live.smoke_load_rps
-        )
+    _keep_smoke_load(run)
     run.enter(PromotionPhase.VERIFYING, f"verifying version {version} live")
+
+
+def _keep_smoke_load(run: ReconcilePass) -> None:
+    """Every verifying pass, not only the first: an operator restart ends the load, and a
+    quiet endpoint would then read as no data and roll a healthy version back."""
+    live = run.spec.rollout.verification
+    if live.smoke_load_rps > 0:
+        name, namespace = run.promotion.name, run.promotion.namespace
+        model = run.spec.model.name
+        run.deps.live.ensure_smoke_load(name, namespace, run.candidate, model, live.smoke_load_rps)
 
 
 # -- step 5: live verification --------------------------------------------------------------
@@ -189,6 +215,7 @@ async def _verify(run: ReconcilePass) -> None:
         return
     if progress is None:
         progress = run.status.verification = VerificationProgress(started_at=run.now)
+    _keep_smoke_load(run)
     if not verification.due(progress, run.now, live.interval_seconds):
         return
     progress.last_measured_at = run.now

@@ -12,7 +12,7 @@ from typing import Any
 
 from promotion_operator.events import Reason
 from promotion_operator.manifests import VERSION_LABEL
-from promotion_operator.ports import LiveSample, RolloutState
+from promotion_operator.ports import LiveSample, PodCounters, RolloutState
 from promotion_operator.promotion_pass import Deps, ModelPromotion, PassResult, Scratch
 from promotion_operator.reconcile import reconcile
 from promotion_operator.registry import ModelVersion, NotFound, RegistryUnavailable, Run
@@ -90,32 +90,42 @@ class FakeCluster:
 
 @dataclass
 class FakeLive:
+    """Serving pods that see traffic only from the smoke load (or from users, `background`).
+
+    Each sample adds 100 requests per pod under load; `pods` ready pods answer at `latency_s`.
+    """
+
     latency_s: float = 0.002
     error_every: int = 0  # every n-th request fails; 0 = none
-    requests: float = 0
-    smoke: list[str] = field(default_factory=list)
+    pods: int = 1
+    background: bool = False  # users' own traffic, whatever the operator does
+    requests: float = 0  # per pod
+    smoke: list[str] = field(default_factory=list)  # "start <version>" / "stop", in order
+    smoking: str | None = None  # the version under smoke load now
     broken: bool = False
 
     async def sample(self, name: str, namespace: str, version: str) -> LiveSample:
         if self.broken:
             raise RuntimeError("connection refused")
-        self.requests += 100
+        if self.background or self.smoking == version:
+            self.requests += 100
         errors = self.requests // self.error_every if self.error_every else 0
-        buckets = {
-            0.001: 0.0,
-            self.latency_s: self.requests,
-            1.0: self.requests,
-            float("inf"): self.requests,
-        }
-        return LiveSample(1, self.requests, errors, buckets)
+        buckets = {0.001: 0.0, self.latency_s: self.requests, 1.0: self.requests,
+                   float("inf"): self.requests}  # fmt: skip
+        counters = PodCounters(self.requests, errors, buckets)
+        return LiveSample({f"{name}-{version}-{i}": counters for i in range(self.pods)})
 
-    def start_smoke_load(
+    def ensure_smoke_load(
         self, name: str, namespace: str, version: str, model_name: str, rps: float
     ) -> None:
-        self.smoke.append(f"start {version}")
+        if self.smoking != version:
+            self.smoking = version
+            self.smoke.append(f"start {version}")
 
     def stop_smoke_load(self, name: str, namespace: str) -> None:
-        self.smoke.append("stop")
+        if self.smoking is not None:
+            self.smoking = None
+            self.smoke.append("stop")
 
 
 @dataclass
@@ -165,8 +175,10 @@ class World:
         return self.status
 
     def restart_operator(self) -> None:
-        """A new operator process: no memory of earlier passes, only the status."""
+        """A new operator process: no memory of earlier passes, only the status; the smoke load
+        it sent died with it."""
         self.scratch = Scratch()
+        self.live.smoking = None
 
     def phase(self) -> PromotionPhase:
         """A method, not a property: type checkers would keep a narrowed property across ticks."""

@@ -1,18 +1,20 @@
-"""Online values from two samples: p95 interpolated like Prometheus, error rate, no data."""
+"""Online values from two samples: p95 interpolated like Prometheus, error rate, no data, and
+pods judged one by one (scale-in, restarts)."""
 
 from __future__ import annotations
 
 import pytest
 
-from promotion_operator.live import parse_sample
+from promotion_operator.live import parse_pod
 from promotion_operator.live_values import window_values
-from promotion_operator.ports import LiveSample
+from promotion_operator.ports import LiveSample, PodCounters
 
 INF = float("inf")
 
 
 def sample(requests: float, errors: float, buckets: dict[float, float]) -> LiveSample:
-    return LiveSample(1, requests, errors, buckets)
+    """One pod, `p`."""
+    return LiveSample({"p": PodCounters(requests, errors, buckets)})
 
 
 def test_p95_and_error_rate_over_the_window() -> None:
@@ -34,12 +36,37 @@ def test_no_traffic_is_no_data_not_zero_latency() -> None:
     assert values["error_rate"] is None
 
 
-def test_counter_reset_is_no_data() -> None:
-    values = window_values(sample(500, 0, {INF: 500}), sample(20, 0, {INF: 20}))
-    assert values["latency_p95_ms"] is None
+def test_a_restarted_pod_counts_from_zero() -> None:
+    """Its counters went back to zero: everything it counted since is in the window."""
+    values = window_values(
+        sample(500, 0, {0.01: 500, INF: 500}), sample(20, 1, {0.01: 20, INF: 20})
+    )
+    assert values["requests"] == 20
+    assert values["error_rate"] == pytest.approx(0.05)
+    assert values["latency_p95_ms"] is not None
 
 
-def test_parse_sample_sums_inference_routes_over_pods() -> None:
+def test_a_pod_leaving_the_ready_set_does_not_blank_the_window() -> None:
+    """Scale-in: pod b is gone from the second sample; pod a's own increase still counts."""
+    a1, a2 = PodCounters(100, 0, {0.01: 100, INF: 100}), PodCounters(160, 3, {0.01: 160, INF: 160})
+    b1 = PodCounters(900, 0, {0.01: 900, INF: 900})
+    values = window_values(LiveSample({"a": a1, "b": b1}), LiveSample({"a": a2}))
+    assert values["requests"] == 60
+    assert values["error_rate"] == pytest.approx(0.05)
+    assert values["latency_p95_ms"] is not None
+
+
+def test_a_new_pod_counts_from_its_second_sample() -> None:
+    before = LiveSample({"a": PodCounters(100, 0, {INF: 100})})
+    after = LiveSample(
+        {"a": PodCounters(150, 0, {INF: 150}), "new": PodCounters(40, 40, {INF: 40})}
+    )
+    values = window_values(before, after)
+    assert values["requests"] == 50
+    assert values["error_rate"] == 0.0
+
+
+def test_parse_pod_reads_the_inference_routes_only() -> None:
     latency = "mlrollout_model_server_request_duration_seconds"
     post = 'method="POST",route="/predict"'
     page = f"""
@@ -53,8 +80,7 @@ mlrollout_model_server_requests_total{{method="GET",route="/v2",status="200"}} 5
 {latency}_count{{{post}}} 10.0
 {latency}_sum{{{post}}} 0.05
 """
-    summed = parse_sample([page, page])
-    assert summed.pods == 2
-    assert summed.requests == 20
-    assert summed.errors == 4
-    assert summed.buckets == {0.01: 18.0, INF: 20.0}
+    counters = parse_pod(page)
+    assert counters.requests == 10
+    assert counters.errors == 2
+    assert counters.buckets == {0.01: 9.0, INF: 10.0}

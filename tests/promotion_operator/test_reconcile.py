@@ -249,3 +249,46 @@ def test_history_is_bounded_newest_first() -> None:
         run(world.tick(1))
     assert len(world.status.history) == 10
     assert world.status.history[0].version == "14"
+
+
+def test_a_version_superseded_mid_verification_stops_serving_before_the_next_is_judged() -> None:
+    """Version 2 is verifying when the spec moves to version 3, which fails its gates: the
+    Deployment must not keep serving 2, which never passed verification."""
+    world = world_with({"1": GOOD, "2": GOOD, "3": BAD})
+    world.status = promoted("1")
+    world.cluster.ready.add("1")
+    drive_to_verifying(world, "2")
+    assert world.cluster.serving_version == "2"
+    world.spec["model"]["version"] = "3"
+    world.generation = 2
+    run(world.tick(1))
+    assert world.phase() == PromotionPhase.REJECTED
+    assert world.cluster.serving_version == "1"  # the last known-good version, restored
+    assert world.status.serving == VersionRef(version="1")
+    assert world.live.smoking is None  # version 2's smoke load stopped
+    assert world.status.history[1].version == "2"
+    assert "superseded by version 3" in world.status.history[1].reason
+    assert "Superseded" in world.reasons()
+    assert world.registry.aliases.get("production") is None  # nothing was promoted
+
+
+def test_a_first_version_superseded_mid_rollout_leaves_no_workload_behind() -> None:
+    world = world_with({"2": GOOD, "3": BAD})
+    run(world.tick())
+    assert world.phase() == PromotionPhase.ROLLING_OUT
+    world.spec["model"]["version"] = "3"
+    world.generation = 2
+    run(world.tick(1))
+    assert world.phase() == PromotionPhase.REJECTED
+    assert world.cluster.serving_version is None  # removed: nothing ever passed here
+
+
+def test_a_quiet_endpoint_after_a_restart_still_verifies() -> None:
+    """No user traffic: only the smoke load makes data; a restart must bring it back."""
+    world = world_with({"2": GOOD})
+    drive_to_verifying(world, "2")
+    run(world.tick(10))
+    world.restart_operator()
+    verify(world, rounds=8)
+    assert world.phase() == PromotionPhase.PROMOTED, world.message
+    assert world.live.smoke == ["start 2", "start 2", "stop"]

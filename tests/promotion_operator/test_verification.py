@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from promotion_operator.ports import LiveSample
+from promotion_operator.ports import LiveSample, PodCounters
 from promotion_operator.spec import Verification
 from promotion_operator.status import MeasurementPhase, VerificationProgress
 from promotion_operator.verification import (
@@ -104,9 +104,9 @@ class Pods:
             raise RuntimeError("connection refused")
         self.requests += 100
         buckets = {0.001: 0.0, 0.002: self.requests, float("inf"): self.requests}
-        return LiveSample(1, self.requests, 0.0, buckets)
+        return LiveSample({"pod-0": PodCounters(self.requests, 0.0, buckets)})
 
-    def start_smoke_load(
+    def ensure_smoke_load(
         self, name: str, namespace: str, version: str, model_name: str, rps: float
     ) -> None:
         raise AssertionError("verification never starts load itself")

@@ -105,7 +105,7 @@ def create_app(settings: ServerSettings, runtime: ModelRuntime | None = None) ->
     async def infer(model_name: str, request: Request) -> Response:
         check_name(model_name)
         ready_model = runtime.require_ready()
-        payload = inputs.parse_json(await read_body(request, settings.max_request_bytes))
+        payload = await inputs.parse_json_body(await read_body(request, settings.max_request_bytes))
         parsed = v2.parse_request(payload)
         matrix = v2.matrix_from_request(parsed, ready_model.spec)
         wanted = [o.name for o in parsed.outputs or []] or [OUTPUT_PREDICT]
@@ -123,7 +123,7 @@ def create_app(settings: ServerSettings, runtime: ModelRuntime | None = None) ->
     @app.post("/predict")
     async def predict(request: Request) -> Response:
         ready_model = runtime.require_ready()
-        payload = inputs.parse_json(await read_body(request, settings.max_request_bytes))
+        payload = await inputs.parse_json_body(await read_body(request, settings.max_request_bytes))
         matrix = inputs.matrix_from_rows(inputs.instances_of(payload), ready_model.spec)
         return json_response({"predictions": await runtime.infer(matrix)})
 

@@ -2,13 +2,16 @@
 
 While the model computes one batch, new requests queue; the next call takes all of them (up to
 `max_rows`). A lone request is never delayed: there is no timer, only the time the previous
-batch took. A batch that fails is retried row group by row group, so one bad request cannot fail
-its neighbours.
+batch took. A request that does not fit (another output, too many rows) leads the next batch,
+so it cannot starve. A batch that fails is retried row group by row group, so one bad request
+cannot fail its neighbours, and nothing a batch raises stops the worker.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -16,6 +19,8 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+log = logging.getLogger(__name__)
 
 Array = npt.NDArray[Any]
 PredictFn = Callable[[Array, str], Array]
@@ -34,6 +39,7 @@ class MicroBatcher:
         self._executor = executor
         self._max_rows = max_rows
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
+        self._held: deque[_Pending] = deque()  # taken from the queue, first in the next batch
         self._worker: asyncio.Task[None] | None = None
         self.batch_sizes: Callable[[int], None] = lambda _: None  # metrics hook
 
@@ -54,21 +60,33 @@ class MicroBatcher:
 
     async def _run(self) -> None:
         while True:
-            first = await self._queue.get()
+            first = self._held.popleft() if self._held else await self._queue.get()
             batch = [first]
             rows = first.matrix.shape[0]
             held: list[_Pending] = []
-            while not self._queue.empty() and rows < self._max_rows:
-                item = self._queue.get_nowait()
+            candidates = [*self._held, *self._drain_queue()]
+            self._held.clear()
+            for item in candidates:
                 fits = rows + item.matrix.shape[0] <= self._max_rows
                 if item.output == first.output and fits:
                     batch.append(item)
                     rows += item.matrix.shape[0]
                 else:
                     held.append(item)
-            for item in held:  # other outputs or too large: first in the next round
-                self._queue.put_nowait(item)
-            await self._serve(batch)
+            self._held.extend(held)  # in arrival order, ahead of anything queued later
+            try:
+                await self._serve(batch)
+            except Exception as exc:  # never leave a request waiting on a dead worker
+                log.exception("batch failed outside the model call")
+                for pending in batch:
+                    if not pending.future.done():
+                        pending.future.set_exception(exc)
+
+    def _drain_queue(self) -> list[_Pending]:
+        items: list[_Pending] = []
+        while not self._queue.empty():
+            items.append(self._queue.get_nowait())
+        return items
 
     async def _serve(self, batch: list[_Pending]) -> None:
         loop = asyncio.get_running_loop()
@@ -80,8 +98,8 @@ class MicroBatcher:
         if len(live) == 1:
             await self._serve_one(live[0])
             return
-        stacked = np.concatenate([p.matrix for p in live])
         try:
+            stacked = np.concatenate([p.matrix for p in live])
             result = await loop.run_in_executor(self._executor, self._predict, stacked, output)
         except Exception:
             for pending in live:  # isolate the request that broke the batch

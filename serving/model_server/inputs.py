@@ -6,6 +6,7 @@ scans run only to explain an input that was already found wrong.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ import orjson
 from .errors import InvalidInput
 
 FloatArray = npt.NDArray[np.float64]
+LARGE_BODY_BYTES = 64 * 1024  # parsing this much JSON takes long enough to hold other requests
 
 V2_NUMERIC = {
     "BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64",
@@ -45,6 +47,15 @@ def parse_json(body: bytes) -> Any:
             return json.loads(body)
         except (json.JSONDecodeError, UnicodeDecodeError):
             raise InvalidInput(f"body is not valid JSON: {strict_error}") from None
+        except RecursionError:  # orjson stops at 1024 levels; the stdlib parser would crash
+            raise InvalidInput("body is nested too deeply: rows are lists of numbers") from None
+
+
+async def parse_json_body(body: bytes) -> Any:
+    """`parse_json`, off the event loop for large bodies so one upload never stalls the others."""
+    if len(body) < LARGE_BODY_BYTES:
+        return parse_json(body)
+    return await asyncio.to_thread(parse_json, body)
 
 
 def instances_of(payload: Any) -> list[Any]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import logging.config
+import math
 import threading
 from types import FrameType
 
@@ -61,6 +62,6 @@ def run(settings: ServerSettings) -> None:
     app = create_app(settings)
     config = uvicorn.Config(
         app, host=settings.host, port=settings.port, log_config=log_config,
-        timeout_graceful_shutdown=30, lifespan="on",
+        timeout_graceful_shutdown=math.ceil(settings.drain_timeout_seconds), lifespan="on",
     )  # fmt: skip
     GracefulServer(config, app.state.runtime, settings.shutdown_delay_seconds).run()

@@ -82,3 +82,9 @@ class ServerSettings(BaseSettings):
         description="After SIGTERM, report not-ready but keep serving this long before draining, "
         "so endpoints controllers stop routing to the pod first.",
     )
+    drain_timeout_seconds: float = Field(
+        default=20.0,
+        gt=0,
+        description="Then, how long in-flight requests may take before the server stops anyway. "
+        "Delay + drain must fit in the pod's terminationGracePeriodSeconds.",
+    )

@@ -52,6 +52,15 @@ def test_nan_and_infinity_literals_are_named(client: Any) -> None:
     assert "instances[0][0]: infinite values" in inf.json()["error"]
 
 
+def test_deeply_nested_json_is_a_400_not_a_crash(client: Any) -> None:
+    depth = 1500  # beyond orjson's limit (1024) and Python's recursion limit (1000)
+    body = '{"instances": ' + "[" * depth + "]" * depth + "}"
+    response = client.post("/predict", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 400, response.text
+    assert "nested too deeply" in response.json()["error"]
+    assert client.get("/v2/health/live").status_code == 200
+
+
 def test_non_json_body(client: Any) -> None:
     response = client.post("/predict", content=b"{not json")
     assert response.status_code == 400

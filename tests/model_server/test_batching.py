@@ -116,3 +116,49 @@ def test_loader_overrides_n_jobs_unless_told_not_to(forest_dir: Any, tmp_path: A
     )
     assert fast.model.n_jobs == 1
     assert kept.model.n_jobs == -1
+
+
+class OrderModel:
+    """Records (output, rows) per call; the first call waits until the test lets it go."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, int]] = []
+        self.gate = threading.Event()
+
+    def __call__(self, matrix: Any, output: str) -> Any:
+        if not self.calls:
+            self.gate.wait(5)
+        self.calls.append((output, matrix.shape[0]))
+        return matrix[:, 0]
+
+
+def test_a_request_held_back_leads_the_next_batch() -> None:
+    """B (another output) arrived before A5..A8: it is served before them, not after."""
+    model = OrderModel()
+    row = np.array([[1.0]])
+
+    async def scenario() -> None:
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            batcher = MicroBatcher(model, pool, max_rows=4)
+            first = asyncio.ensure_future(batcher.predict(row, "predict"))
+            await asyncio.sleep(0.05)  # the first call is running (blocked)
+            outputs = ["predict", "predict_proba", *["predict"] * 7]
+            rest = [asyncio.ensure_future(batcher.predict(row, o)) for o in outputs]
+            await asyncio.sleep(0.05)
+            model.gate.set()
+            await asyncio.gather(first, *rest)
+            await batcher.close()
+
+    asyncio.run(scenario())
+    assert model.calls == [
+        ("predict", 1), ("predict", 4), ("predict_proba", 1), ("predict", 4),
+    ]  # fmt: skip
+
+
+def test_rows_that_cannot_be_stacked_are_answered_one_by_one() -> None:
+    """Different widths cannot be concatenated: the batch falls back, nobody waits for ever."""
+    model = RecordingModel()
+    requests = [(np.array([[1.0]]), "predict"), (np.array([[2.0, 3.0]]), "predict"),
+                (np.array([[4.0]]), "predict")]  # fmt: skip
+    results = asyncio.run(run_concurrently(model, [(np.array([[0.0]]), "predict"), *requests], 64))
+    assert [float(r[0]) for r in results] == [0.0, 10.0, 20.0, 40.0]

@@ -11,6 +11,7 @@ from . import handlers
 
 def main() -> None:
     settings = handlers.SETTINGS
+    kopf.configure(log_format=kopf.LogFormat.JSON)  # one JSON object per line, extras included
     liveness = (
         f"http://0.0.0.0:{settings.liveness_port}/healthz" if settings.liveness_port else None
     )

@@ -18,6 +18,7 @@ from kubernetes.client.exceptions import ApiException
 from .manifests import PROMOTION_LABEL, VERSION_LABEL
 from .pods import base_url, is_ready
 from .ports import RolloutState
+from .spec import GROUP, PLURAL, VERSION
 
 log = logging.getLogger(__name__)
 
@@ -31,11 +32,43 @@ _RESTARTS_BEFORE_GIVING_UP = 3
 
 
 class Cluster:
-    def __init__(self, api: client.ApiClient | None = None) -> None:
+    """Every Kubernetes call the operator makes, each bounded by ``timeout_s`` so that a slow or
+    half-open API connection fails a pass (retried) instead of holding it for ever."""
+
+    def __init__(self, api: client.ApiClient | None = None, timeout_s: float = 30.0) -> None:
         self._api = api or client.ApiClient()
         self._apps = client.AppsV1Api(self._api)
         self._core = client.CoreV1Api(self._api)
         self._autoscaling = client.AutoscalingV2Api(self._api)
+        self._custom = client.CustomObjectsApi(self._api)
+        self._timeout = timeout_s
+
+    async def write_status(self, namespace: str, name: str, changes: dict[str, Any]) -> None:
+        """Merge ``changes`` into the ModelPromotion's status (None removes a field)."""
+        await asyncio.to_thread(
+            self._custom.patch_namespaced_custom_object_status,
+            GROUP, VERSION, namespace, PLURAL, name, {"status": changes},
+            _content_type="application/merge-patch+json", _request_timeout=self._timeout,
+        )  # fmt: skip
+
+    async def promotion_exists(self, namespace: str, name: str) -> bool:
+        try:
+            await asyncio.to_thread(
+                self._custom.get_namespaced_custom_object, GROUP, VERSION, namespace, PLURAL, name,
+                _request_timeout=self._timeout,
+            )  # fmt: skip
+        except ApiException as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    async def read_secret(self, name: str, namespace: str) -> dict[str, str]:
+        """The Secret's data, base64-encoded as the API returns it."""
+        secret = await asyncio.to_thread(
+            self._core.read_namespaced_secret, name, namespace, _request_timeout=self._timeout
+        )
+        return {key: str(value) for key, value in (secret.data or {}).items()}
 
     async def apply(self, objects: list[dict[str, Any]]) -> None:
         for obj in objects:
@@ -51,7 +84,7 @@ class Cluster:
         patch(
             meta["name"], meta["namespace"], obj,
             field_manager=FIELD_MANAGER, force=True,
-            _content_type="application/apply-patch+yaml",
+            _content_type="application/apply-patch+yaml", _request_timeout=self._timeout,
         )  # fmt: skip
 
     async def remove(self, kind: str, name: str, namespace: str) -> None:
@@ -62,7 +95,7 @@ class Cluster:
             "HorizontalPodAutoscaler": hpa.delete_namespaced_horizontal_pod_autoscaler,
         }[kind]
         try:
-            await asyncio.to_thread(delete, name, namespace)
+            await asyncio.to_thread(delete, name, namespace, _request_timeout=self._timeout)
         except ApiException as exc:
             if exc.status != 404:
                 raise
@@ -70,8 +103,9 @@ class Cluster:
     async def rollout_state(self, name: str, namespace: str, version: str) -> RolloutState:
         try:
             deployment = await asyncio.to_thread(
-                self._apps.read_namespaced_deployment, name, namespace
-            )
+                self._apps.read_namespaced_deployment, name, namespace,
+                _request_timeout=self._timeout,
+            )  # fmt: skip
         except ApiException as exc:
             if exc.status == 404:
                 return RolloutState(False, None, "the Deployment does not exist yet")
@@ -85,8 +119,9 @@ class Cluster:
     async def pods(self, name: str, namespace: str, version: str) -> list[Any]:
         selector = f"{PROMOTION_LABEL}={name},{VERSION_LABEL}={version}"
         found = await asyncio.to_thread(
-            self._core.list_namespaced_pod, namespace, label_selector=selector
-        )
+            self._core.list_namespaced_pod, namespace, label_selector=selector,
+            _request_timeout=self._timeout,
+        )  # fmt: skip
         items: list[Any] = found.items
         return [p for p in items if p.metadata.deletion_timestamp is None]
 

@@ -7,39 +7,33 @@ from __future__ import annotations
 
 import base64
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-
-import kopf
-from kubernetes import client
-from kubernetes.client.exceptions import ApiException
 
 from .registry import Credentials
 from .spec import SecretRef
 
 TTL_S = 60.0
+# (Secret name, namespace) → its data, base64-encoded (`Cluster.read_secret`)
+SecretReader = Callable[[str, str], Awaitable[dict[str, str]]]
 
 
 @dataclass
 class CachedCredentials:
-    """The last Secret read for one resource: (which Secret, when, what it held)."""
+    """The last Secret read for one resource: which Secret, when, and what it held."""
 
     ref: SecretRef | None = None
     read_at: float = 0.0
     values: Credentials | None = None
 
-    def read(self, ref: SecretRef | None, namespace: str) -> Credentials | None:
+    async def read(
+        self, ref: SecretRef | None, namespace: str, read_secret: SecretReader
+    ) -> Credentials | None:
         if ref is None:
             return None
         if self.values is not None and self.ref == ref and time.monotonic() - self.read_at < TTL_S:
             return self.values
-        try:
-            secret = client.CoreV1Api().read_namespaced_secret(ref.name, namespace)
-        except ApiException as exc:
-            raise kopf.TemporaryError(
-                f"cannot read Secret {namespace}/{ref.name} for MLflow credentials: {exc.reason}",
-                delay=30,
-            ) from exc
-        data = secret.data or {}
+        data = await read_secret(ref.name, namespace)
 
         def value(key: str) -> str | None:
             raw = data.get(key)

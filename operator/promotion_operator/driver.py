@@ -1,126 +1,187 @@
-"""Glue between kopf and the reconciler: builds the dependencies, persists the status once.
+"""Drives every ModelPromotion the watch reports: one loop per resource, and no finalizer.
 
-Kept out of `handlers.py` so the decorators stay a few lines each, and out of `reconcile.py` so
-the step logic stays free of I/O set-up.
+kopf's low-level event handler feeds `Promotions.seen`. Each resource gets an asyncio task that
+reconciles it, writes what changed in its status, and sleeps until the reconcile interval has
+passed or its spec changed. Nothing but the status is written on the object, so deleting it (or
+its namespace) never waits for the operator, running or not; a kopf timer would have put a
+finalizer on every resource.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-import kopf
 from kubernetes.client.exceptions import ApiException
 
-from .cluster import Cluster
 from .credentials import CachedCredentials
-from .events import Reason
-from .live import Live
 from .metrics import OperatorMetrics
-from .promotion_pass import Deps, ModelPromotion, Scratch
+from .promotion_pass import Deps, ModelPromotion, PassResult, Scratch
 from .reconcile import reconcile
-from .registry import Registry
-from .settings import OperatorSettings
 from .spec import InvalidSpec, ModelPromotionSpec, parse_spec
 from .status import PromotionPhase, PromotionStatus
 
+log = logging.getLogger(__name__)
 
-@dataclass(frozen=True)
-class OperatorContext:
-    """What every resource shares, made once at start-up (kept in kopf's memo)."""
+API_ERROR_RETRY_S = 10.0
 
-    settings: OperatorSettings
-    cluster: Cluster
-    live: Live
-    metrics: OperatorMetrics | None
+
+class StatusWriter(Protocol):
+    async def write_status(self, namespace: str, name: str, changes: dict[str, Any]) -> None: ...
 
 
 @dataclass
 class ResourceMemory:
     """What the operator remembers of one resource between passes (lost on restart)."""
 
+    body: dict[str, Any]  # the latest the watch reported
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    written: dict[str, Any] | None = None  # the status as we last wrote it
+    written: dict[str, Any] | None = None  # the status as the API holds it after our last write
     scratch: Scratch = field(default_factory=Scratch)
     credentials: CachedCredentials = field(default_factory=CachedCredentials)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    task: asyncio.Task[None] | None = None
+    handled_generation: int | None = None
+
+    @property
+    def name(self) -> str:
+        return str(self.body["metadata"]["name"])
+
+    @property
+    def namespace(self) -> str:
+        return str(self.body["metadata"]["namespace"])
+
+    @property
+    def generation(self) -> int:
+        return int(self.body["metadata"].get("generation", 1))
 
 
-class KopfEvents:
-    """`EventSink` posting Kubernetes Events about one resource through kopf."""
-
-    def __init__(self, body: kopf.Body) -> None:
-        self._body = body
-
-    def info(self, reason: Reason, message: str) -> None:
-        kopf.info(self._body, reason=reason.value, message=message[:1000])
-
-    def warn(self, reason: Reason, message: str) -> None:
-        kopf.warn(self._body, reason=reason.value, message=message[:1000])
+# What a pass needs for one resource: the adapters (`wiring.py`), or fakes in the tests.
+DepsFactory = Callable[[ResourceMemory, ModelPromotionSpec], Awaitable[Deps]]
 
 
-async def drive(
-    *,
-    body: kopf.Body,
-    name: str,
-    namespace: str,
-    patch: kopf.Patch,
-    memo: kopf.Memo,
-    logger: Any,
-) -> None:
-    """Reconcile one ModelPromotion once, under its own lock, and patch what changed."""
-    context: OperatorContext = memo["context"]
-    memory: ResourceMemory | None = memo.get("resource")
-    if memory is None:
-        memory = memo["resource"] = ResourceMemory()
-    async with memory.lock:
-        # kopf may hand a body older than our last write; we are the status' only writer.
-        old: dict[str, Any] = memory.written or dict(body.get("status") or {})
-        try:
-            spec = parse_spec(dict(body["spec"]))
-        except InvalidSpec as exc:
-            patch.status.update({"phase": PromotionPhase.FAILED.value, "message": str(exc)})
-            raise kopf.PermanentError(str(exc)) from exc
-        generation = int(body["metadata"].get("generation", 1))
-        status = PromotionStatus.model_validate(old)
-        promotion = ModelPromotion(name, namespace, generation, spec, status)
-        try:
-            result = await reconcile(promotion, _deps(body, spec, namespace, context, memory))
-        except ApiException as exc:
-            logger.warning("Kubernetes API error, retrying", extra={"status": exc.status})
-            message = f"Kubernetes API: {exc.status} {exc.reason}"
-            raise kopf.TemporaryError(message, delay=10) from exc
-        new = result.status.to_json()
-        diff = {k: new.get(k) for k in set(old) | set(new) if old.get(k) != new.get(k)}
-        if not diff:
+class Promotions:
+    """The ModelPromotions this operator drives, one asyncio task each."""
+
+    def __init__(
+        self,
+        *,
+        interval_s: float,
+        writer: StatusWriter,
+        deps_for: DepsFactory,
+        metrics: OperatorMetrics | None = None,
+    ) -> None:
+        self._interval = interval_s
+        self._writer = writer
+        self._deps_for = deps_for
+        self._metrics = metrics
+        self._resources: dict[tuple[str, str], ResourceMemory] = {}
+
+    def seen(self, event_type: str | None, body: dict[str, Any]) -> None:
+        """A watch event (None: listed at start-up): start, wake or stop the resource's loop."""
+        key = (body["metadata"]["namespace"], body["metadata"]["name"])
+        if event_type == "DELETED":
+            gone = self._resources.pop(key, None)
+            if gone is not None and gone.task is not None:
+                gone.task.cancel()
             return
-        patch.status.update(diff)
+        memory = self._resources.get(key)
+        if memory is None:
+            memory = self._resources[key] = ResourceMemory(body)
+        memory.body = body
+        if memory.generation != memory.handled_generation:
+            memory.wake.set()  # a new or changed spec is handled now, not at the next interval
+        if memory.task is None or memory.task.done():
+            loop = asyncio.get_running_loop()
+            memory.task = loop.create_task(self._loop(memory), name=f"reconcile {key}")
+
+    async def stop(self) -> None:
+        tasks = [m.task for m in self._resources.values() if m.task is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _loop(self, memory: ResourceMemory) -> None:
+        while True:
+            memory.wake.clear()
+            delay = await self.reconcile_once(memory)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(memory.wake.wait(), timeout=delay)
+
+    async def reconcile_once(self, memory: ResourceMemory) -> float | None:
+        """One pass over one resource; how long to wait before the next (None: until woken)."""
+        async with memory.lock:
+            try:
+                return await self._pass(memory)
+            except Exception:  # one resource's bug must never stop its loop, nor the others'
+                log.exception("reconcile failed", extra=_where(memory))
+                return self._interval
+
+    async def _pass(self, memory: ResourceMemory) -> float | None:
+        old = (
+            memory.written if memory.written is not None else dict(memory.body.get("status") or {})
+        )
+        generation = memory.generation
+        try:
+            spec = parse_spec(dict(memory.body.get("spec") or {}))
+        except InvalidSpec as exc:  # past the CRD's validation, and still unusable: say why
+            invalid = {"phase": PromotionPhase.FAILED.value, "message": str(exc)}
+            await self._write(memory, old, {**old, **invalid, "observedGeneration": generation})
+            memory.handled_generation = generation
+            return None  # nothing to do until the spec changes
+        promotion = ModelPromotion(
+            memory.name, memory.namespace, generation, spec, PromotionStatus.model_validate(old)
+        )
+        try:
+            result = await reconcile(promotion, await self._deps_for(memory, spec))
+        except ApiException as exc:  # the API refused or failed: the user sees it in status
+            message = f"{api_error(exc)}; retrying in {API_ERROR_RETRY_S:.0f}s"
+            log.warning("Kubernetes API error", extra={**_where(memory), "status": exc.status})
+            await self._write(memory, old, {**old, "message": message})
+            return API_ERROR_RETRY_S
+        if await self._write(memory, old, result.status.to_json()):
+            memory.handled_generation = generation
+            self._observe(memory, result)
+        return self._interval
+
+    async def _write(
+        self, memory: ResourceMemory, old: dict[str, Any], new: dict[str, Any]
+    ) -> bool:
+        """Patch what changed; on failure the next pass starts again from the old status."""
+        changes = {k: new.get(k) for k in set(old) | set(new) if old.get(k) != new.get(k)}
+        if not changes:
+            return True
+        try:
+            await self._writer.write_status(memory.namespace, memory.name, changes)
+        except (ApiException, OSError, TimeoutError) as exc:
+            log.error("status write failed, retrying", extra={**_where(memory), "error": str(exc)})
+            return False
         memory.written = new
-        if context.metrics is not None:
-            context.metrics.record(namespace, name, result)
+        return True
+
+    def _observe(self, memory: ResourceMemory, result: PassResult) -> None:
+        if self._metrics is not None:
+            self._metrics.record(memory.namespace, memory.name, result)
         for change in result.changes:
-            logger.info(
+            log.info(
                 "phase changed",
-                extra={"from": change.left, "to": change.entered, "message": new.get("message")},
-            )
+                extra={**_where(memory), "from": change.left, "to": change.entered,
+                       "detail": result.status.message},
+            )  # fmt: skip
 
 
-def _deps(
-    body: kopf.Body,
-    spec: ModelPromotionSpec,
-    namespace: str,
-    context: OperatorContext,
-    memory: ResourceMemory,
-) -> Deps:
-    settings = context.settings
-    credentials = memory.credentials.read(spec.mlflow.credentials_secret_ref, namespace)
-    registry = Registry(spec.mlflow.tracking_uri, credentials, settings.mlflow_timeout_seconds)
-    return Deps(
-        registry=registry,
-        cluster=context.cluster,
-        live=context.live,
-        events=KopfEvents(body),
-        adopt=lambda objects: kopf.adopt(objects, owner=body),
-        alias_poll_seconds=settings.alias_poll_seconds,
-        scratch=memory.scratch,
-    )
+def api_error(exc: ApiException) -> str:
+    """The API server's own explanation (e.g. which field is invalid), not just its status."""
+    detail = ""
+    with contextlib.suppress(TypeError, ValueError):
+        detail = str(json.loads(exc.body or "").get("message", ""))
+    return f"Kubernetes API: {exc.status} {exc.reason}{': ' + detail if detail else ''}"[:500]
+
+
+def _where(memory: ResourceMemory) -> dict[str, str]:
+    return {"namespace": memory.namespace, "promotion": memory.name}

@@ -16,6 +16,7 @@ class Reason(enum.StrEnum):
     PROMOTED = "Promoted"
     REJECTED = "Rejected"
     MODEL_NOT_FOUND = "ModelNotFound"
+    ALIAS_OWNED = "AliasOwnedElsewhere"
     ROLLING_BACK = "RollingBack"
     ROLLED_BACK = "RolledBack"
     ROLLBACK_FAILED = "RollbackFailed"

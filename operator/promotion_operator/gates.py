@@ -30,7 +30,9 @@ def _fmt(value: float) -> str:
 
 
 def _missing(value: float | None) -> bool:
-    return value is None or math.isnan(value)
+    """No usable value: none at all, NaN, or ±inf (which no comparison should pass, and which
+    JSON, hence the resource's status, cannot even hold)."""
+    return value is None or not math.isfinite(value)
 
 
 def evaluate(
@@ -67,7 +69,8 @@ def evaluate(
         assert gate.threshold is not None
         threshold = gate.threshold
     if _missing(value):
-        return _no_data(gate, measured, f"no value for {gate.metric}{where}", threshold)
+        what = "no value" if value is None or math.isnan(value) else f"a non-finite value ({value})"
+        return _no_data(gate, measured, f"{what} for {gate.metric}{where}", threshold)
     assert value is not None
     label = f"{gate.name!r} ({gate.metric})" if gate.name else gate.metric
     if _COMPARE[gate.op](value, threshold):

@@ -12,12 +12,9 @@ from typing import Any
 import kopf
 from kubernetes import config
 
-from .cluster import Cluster
-from .driver import OperatorContext, drive
-from .live import Live
-from .metrics import OperatorMetrics
 from .settings import OperatorSettings
 from .spec import GROUP, PLURAL, VERSION
+from .wiring import OperatorContext, build_context
 
 SETTINGS = OperatorSettings()
 RESOURCE = (GROUP, VERSION, PLURAL)
@@ -26,39 +23,32 @@ RESOURCE = (GROUP, VERSION, PLURAL)
 @kopf.on.startup()
 def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     """All framework tuning in one place, and the shared clients put in `memo`."""
+    # No handler needs a finalizer; naming ours lets kopf remove it from resources that an
+    # older version of this operator (with a kopf timer) put it on.
     settings.persistence.finalizer = f"{GROUP}/finalizer"
-    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix=GROUP, key="last-handled-configuration"
-    )
+    # kopf's own log lines never become Events: only ours (wiring.KopfEvents) are posted.
+    settings.posting.level = logging.CRITICAL + 1
     settings.watching.server_timeout = SETTINGS.watch_server_timeout_seconds
     settings.watching.client_timeout = SETTINGS.watch_server_timeout_seconds + 10
-    settings.posting.level = logging.INFO
+    settings.networking.request_timeout = SETTINGS.kubernetes_timeout_seconds
+    settings.networking.connect_timeout = SETTINGS.kubernetes_timeout_seconds
     try:
         config.load_incluster_config()  # type: ignore[no-untyped-call]
     except config.ConfigException:
         config.load_kube_config()  # type: ignore[no-untyped-call]
-    cluster = Cluster()
-    metrics = OperatorMetrics()
+    context = build_context(SETTINGS)
     if SETTINGS.metrics_port:
-        metrics.serve(SETTINGS.metrics_port)
-    memo["context"] = OperatorContext(SETTINGS, cluster, Live(cluster), metrics)
+        context.metrics.serve(SETTINGS.metrics_port)
+    memo["context"] = context
 
 
-@kopf.on.create(*RESOURCE)
-@kopf.on.update(*RESOURCE, field="spec")
-@kopf.on.resume(*RESOURCE)
-async def on_change(**kwargs: Any) -> None:
-    await _drive(**kwargs)
+@kopf.on.event(*RESOURCE)
+async def on_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
+    context: OperatorContext = memo["context"]
+    context.promotions.seen(event.get("type"), dict(event["object"]))
 
 
-@kopf.timer(*RESOURCE, interval=SETTINGS.reconcile_interval_seconds, sharp=False)
-async def on_timer(**kwargs: Any) -> None:
-    await _drive(**kwargs)
-
-
-async def _drive(
-    *, body: kopf.Body, name: str, namespace: str, patch: kopf.Patch, memo: kopf.Memo,
-    logger: Any, **_: Any,
-) -> None:  # fmt: skip
-    await drive(body=body, name=name, namespace=namespace, patch=patch, memo=memo, logger=logger)
+@kopf.on.cleanup()
+async def stop(memo: kopf.Memo, **_: Any) -> None:
+    context: OperatorContext = memo["context"]
+    await context.promotions.stop()

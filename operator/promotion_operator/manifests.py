@@ -17,6 +17,11 @@ VERSION_LABEL = "mlrollout.dev/model-version"
 SERVER_NAME = "mlrollout-model-server"
 MODEL_DOWNLOAD_DIR = "/tmp"  # noqa: S108 - an emptyDir; the root filesystem is read-only
 PROBE_PERIOD_S = 2
+# On SIGTERM the model server stays up, not ready, while endpoints drop the pod, then lets
+# in-flight requests finish; the kubelet's grace period covers both with a margin.
+SHUTDOWN_DELAY_S = 5
+DRAIN_TIMEOUT_S = 20
+TERMINATION_GRACE_S = SHUTDOWN_DELAY_S + DRAIN_TIMEOUT_S + 5
 
 
 def selector_labels(name: str) -> dict[str, str]:
@@ -43,7 +48,8 @@ def _env(spec: ModelPromotionSpec, version: str) -> list[dict[str, Any]]:
         {"name": "MODEL_SERVER_MODEL_URI", "value": f"models:/{model}/{version}"},
         {"name": "MODEL_SERVER_MODEL_NAME", "value": model},
         {"name": "MODEL_SERVER_PORT", "value": str(spec.serving.port)},
-        {"name": "MODEL_SERVER_SHUTDOWN_DELAY_SECONDS", "value": "5"},
+        {"name": "MODEL_SERVER_SHUTDOWN_DELAY_SECONDS", "value": str(SHUTDOWN_DELAY_S)},
+        {"name": "MODEL_SERVER_DRAIN_TIMEOUT_SECONDS", "value": str(DRAIN_TIMEOUT_S)},
         {"name": "MLFLOW_TRACKING_URI", "value": spec.mlflow.tracking_uri},
     ]
     ref = spec.mlflow.credentials_secret_ref
@@ -55,7 +61,10 @@ def _env(spec: ModelPromotionSpec, version: str) -> list[dict[str, Any]]:
         ):
             source = {"name": ref.name, "key": key, "optional": True}
             env.append({"name": var, "valueFrom": {"secretKeyRef": source}})
-    return env + [dict(item) for item in spec.serving.env]
+    # The operator's own variables win: `serving.env` may add, never redirect (the CRD refuses
+    # these names at apply; this keeps an older stored object from doing it).
+    reserved = {item["name"] for item in env}
+    return env + [dict(item) for item in spec.serving.env if item.get("name") not in reserved]
 
 
 def _probe(path: str, period_s: int, failures: int) -> dict[str, Any]:
@@ -93,7 +102,7 @@ def build_deployment(
     pod_spec: dict[str, Any] = {
         "containers": [container],
         "automountServiceAccountToken": False,
-        "terminationGracePeriodSeconds": 30,
+        "terminationGracePeriodSeconds": TERMINATION_GRACE_S,
         "securityContext": {
             "runAsNonRoot": True,
             "runAsUser": 10001,

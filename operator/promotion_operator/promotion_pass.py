@@ -7,6 +7,8 @@ only writers of phases, conditions, back-off and history.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -25,11 +27,17 @@ from .status import (
     PromotionPhase,
     PromotionStatus,
     Retry,
+    Workload,
 )
 from .verification import LiveWindow
 
 MAX_BACKOFF_S = 300
 TAG_PREFIX = "mlrollout.dev/"
+
+
+def digest(value: Any) -> str:
+    """A short, stable fingerprint of JSON-able data (manifests, gates)."""
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:16]
 
 
 @dataclass
@@ -158,9 +166,22 @@ class ReconcilePass:
         return objects
 
     async def apply_version(self, version: str) -> None:
-        await self.deps.cluster.apply(self.children(version))
+        """Serve ``version`` with the objects the spec describes now, and remember them."""
+        objects = self.children(version)
+        await self.deps.cluster.apply(objects)
         if self.spec.serving.autoscaling is None:
             await self.remove("HorizontalPodAutoscaler")
+        self.status.workload = Workload(version=version, digest=digest(objects))
+
+    async def remove_workload(self) -> None:
+        await self.remove("HorizontalPodAutoscaler")
+        await self.remove("Deployment")
+        self.status.workload = None
+
+    def workload_is_current(self) -> bool:
+        """The applied objects are what the spec asks for now (nothing applied: nothing due)."""
+        workload = self.status.workload
+        return workload is None or digest(self.children(workload.version)) == workload.digest
 
     async def remove(self, kind: str) -> None:
         await self.deps.cluster.remove(kind, self.promotion.name, self.promotion.namespace)

@@ -20,10 +20,11 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from . import verification
+from .alias_claim import claim
 from .events import Reason
 from .gates import evaluate
 from .offline import evaluate_offline
-from .promotion_pass import Deps, ModelPromotion, PassResult, ReconcilePass
+from .promotion_pass import Deps, ModelPromotion, PassResult, ReconcilePass, digest
 from .registry import NotFound, RegistryUnavailable
 from .rollback import start_rollback, watch_rollback
 from .status import (
@@ -48,15 +49,58 @@ async def reconcile(promotion: ModelPromotion, deps: Deps) -> PassResult:
     if retry is not None and run.now < retry.next_attempt_at:
         return run.result
     desired = await _desired_version(run)
-    if desired is not None and desired != run.status.candidate_version:
+    if desired is not None and _is_new_attempt(run, desired):
         await _start_attempt(run, desired)
     for _ in range(_MAX_STEPS_PER_PASS):  # fall through finished steps; each returns to wait
         before = run.phase
-        await _STEPS.get(run.phase, _maintain)(run)
+        step = _STEPS.get(run.phase)
+        if step is None:
+            break
+        await step(run)
         if run.phase == before or run.phase in CONCLUDED:
             break
+    await _converge(run)
     run.status.observed_generation = promotion.generation
     return run.result
+
+
+def _is_new_attempt(run: ReconcilePass, desired: str) -> bool:
+    """Another version or model; the version the gates rejected, with other gates; or a failed
+    attempt whose spec was edited since (what failed may be fixed)."""
+    candidate = run.status.candidate
+    if candidate is None or candidate.version != desired:
+        return True
+    if candidate.model is not None and candidate.model != run.spec.model.name:
+        return True
+    if run.phase is PromotionPhase.REJECTED:
+        return candidate.gates_digest != gates_digest(run)
+    edited = run.status.observed_generation != run.promotion.generation
+    return run.phase is PromotionPhase.FAILED and edited
+
+
+def gates_digest(run: ReconcilePass) -> str:
+    return digest([gate.model_dump(mode="json") for gate in run.spec.gates])
+
+
+async def _converge(run: ReconcilePass) -> None:
+    """Whatever the phase, the serving objects follow the spec: an edit to replicas, image,
+    resources, env… is applied to the version they run (and recorded in `status.workload`)."""
+    if run.status.workload is None:
+        legacy = _legacy_workload_version(run)
+        if legacy is not None:
+            await run.apply_version(legacy)
+        return
+    if not run.workload_is_current():
+        await run.apply_version(run.status.workload.version)
+
+
+def _legacy_workload_version(run: ReconcilePass) -> str | None:
+    """A status written before `workload` existed: the version its phase says is applied."""
+    if run.status.observed_generation == run.promotion.generation:
+        return None  # nothing was edited since: leave the objects alone
+    if run.phase in {PromotionPhase.ROLLING_OUT, PromotionPhase.VERIFYING}:
+        return run.status.candidate_version
+    return run.status.serving_version
 
 
 async def _desired_version(run: ReconcilePass) -> str | None:
@@ -94,7 +138,7 @@ async def _start_attempt(run: ReconcilePass, version: str) -> None:
         if run.phase in {PromotionPhase.ROLLING_OUT, PromotionPhase.VERIFYING}:
             await _withdraw(run, previous)
     status = run.status
-    status.candidate = Candidate(version=version, started_at=run.now)
+    status.candidate = Candidate(version=version, model=run.spec.model.name, started_at=run.now)
     status.gates = []
     status.rollout = status.verification = status.retry = None
     run.deps.scratch.window = verification.LiveWindow()
@@ -111,8 +155,7 @@ async def _withdraw(run: ReconcilePass, superseded: str) -> None:
     run.deps.live.stop_smoke_load(run.promotion.name, run.promotion.namespace)
     good = run.status.last_known_good_version
     if good is None:
-        await run.remove("HorizontalPodAutoscaler")
-        await run.remove("Deployment")
+        await run.remove_workload()
     else:
         await run.apply_version(good)
     run.deps.events.warn(
@@ -124,12 +167,17 @@ async def _withdraw(run: ReconcilePass, superseded: str) -> None:
 # -- step 2: offline gates ------------------------------------------------------------------
 async def _evaluate(run: ReconcilePass) -> None:
     spec, version = run.spec, run.candidate
+    model, alias = spec.model.name, spec.promotion.alias
     try:
+        owner = await claim(
+            run.deps.registry, run.deps.cluster, model, alias,
+            run.promotion.namespace, run.promotion.name,
+        )  # fmt: skip
         result = await evaluate_offline(run.deps.registry, spec, version)
     except NotFound as exc:
         run.clear_backoff()
         run.conclude(PromotionPhase.FAILED, str(exc))
-        run.enter(PromotionPhase.FAILED, f"version {version} of {spec.model.name}: {exc}")
+        run.enter(PromotionPhase.FAILED, f"version {version} of {model}: {exc}")
         run.deps.events.warn(Reason.MODEL_NOT_FOUND, run.status.message or "")
         return
     except RegistryUnavailable as exc:
@@ -137,10 +185,21 @@ async def _evaluate(run: ReconcilePass) -> None:
         run.condition(ConditionType.GATES_PASSED, None, "MetricSourceError", str(exc))
         run.backoff(f"MLflow unreachable, nothing rolled out: {exc}")
         return
+    if owner is not None:
+        message = (
+            f"alias {alias} of {model} is moved by ModelPromotion {owner}; nothing rolled out: "
+            "give this one its own spec.promotion.alias, or delete that one"
+        )
+        run.clear_backoff()
+        run.conclude(PromotionPhase.FAILED, message)
+        run.enter(PromotionPhase.FAILED, message)
+        run.deps.events.warn(Reason.ALIAS_OWNED, message)
+        return
     run.clear_backoff()
     measurements = result.measurements
     assert run.status.candidate is not None
     run.status.candidate.run_id = result.version.run_id
+    run.status.candidate.gates_digest = gates_digest(run)
     run.status.gates = list(measurements)
     if result.verdict is MeasurementPhase.SUCCESSFUL:
         passed = f"{len(measurements)} passed"
@@ -265,14 +324,6 @@ async def _promote(run: ReconcilePass) -> None:
     run.conclude(PromotionPhase.PROMOTED, "all gates passed")
     run.enter(PromotionPhase.PROMOTED, message)
     run.deps.events.info(Reason.PROMOTED, message)
-
-
-async def _maintain(run: ReconcilePass) -> None:
-    """Concluded: keep the serving objects in line with a changed serving spec."""
-    serving = run.status.serving_version
-    changed = run.status.observed_generation != run.promotion.generation
-    if run.phase in {PromotionPhase.PROMOTED, PromotionPhase.ROLLED_BACK} and serving and changed:
-        await run.apply_version(serving)
 
 
 async def _pending(run: ReconcilePass) -> None:

@@ -113,6 +113,15 @@ class Registry:
         payload = {"name": name, "alias": alias, "version": version}
         await self._call("POST", "/registered-models/alias", json=payload)
 
+    async def model_tags(self, name: str) -> dict[str, str]:
+        """The registered model's own tags (not a version's)."""
+        body = await self._call("GET", "/registered-models/get", params={"name": name})
+        return {t["key"]: t["value"] for t in body["registered_model"].get("tags", [])}
+
+    async def set_model_tag(self, name: str, key: str, value: str) -> None:
+        payload = {"name": name, "key": key, "value": value}
+        await self._call("POST", "/registered-models/set-tag", json=payload)
+
     async def set_version_tags(self, name: str, version: str, tags: dict[str, str]) -> None:
         for key, value in tags.items():
             payload = {"name": name, "version": version, "key": key, "value": value[:5000]}

@@ -6,6 +6,7 @@ than left half-up. Each step returns early while it waits, like the steps in `re
 
 from __future__ import annotations
 
+import contextlib
 from datetime import timedelta
 
 from .events import Reason
@@ -22,8 +23,7 @@ async def start_rollback(run: ReconcilePass, reason: str) -> None:
     run.deps.events.warn(Reason.ROLLING_BACK, reason)
     if good is None:
         # Nothing ever passed here: remove the broken workload rather than keep it half-up.
-        await run.remove("HorizontalPodAutoscaler")
-        await run.remove("Deployment")
+        await run.remove_workload()
         await finish_rollback(run, reason + "; no previous version to restore")
         return
     await run.apply_version(good)
@@ -51,11 +51,21 @@ async def watch_rollback(run: ReconcilePass) -> None:
         run.status.message = f"{reason}; restoring version {good}: {state.detail}"
         return
     try:
-        await run.deps.registry.set_alias(run.spec.model.name, run.spec.promotion.alias, good)
-    except (RegistryUnavailable, NotFound) as exc:
+        await _restore_alias(run, good)
+    except RegistryUnavailable as exc:
         run.backoff(f"version {good} restored; waiting for MLflow to restore the alias: {exc}")
         return
     await finish_rollback(run, reason)
+
+
+async def _restore_alias(run: ReconcilePass, good: str) -> None:
+    """Point the alias back at ``good`` only if it points at the failed candidate: an alias
+    someone moved elsewhere meanwhile (a manual promotion) is theirs, and stays."""
+    registry, model, alias = run.deps.registry, run.spec.model.name, run.spec.promotion.alias
+    with contextlib.suppress(NotFound):  # no alias (or no model) left to restore
+        current = (await registry.version_for_alias(model, alias)).version
+        if current == run.status.candidate_version:
+            await registry.set_alias(model, alias, good)
 
 
 async def finish_rollback(run: ReconcilePass, reason: str) -> None:

@@ -22,6 +22,9 @@ class OperatorSettings(BaseSettings):
     mlflow_timeout_seconds: float = Field(
         default=10.0, gt=0, description="Timeout of one MLflow REST call."
     )
+    kubernetes_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="Timeout of one Kubernetes API call (not the watches)."
+    )
     metrics_port: int = Field(
         default=9090, ge=0, le=65535, description="Prometheus metrics port; 0 turns it off."
     )

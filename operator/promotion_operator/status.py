@@ -83,8 +83,18 @@ class Candidate(_Status):
     """The version this attempt is about."""
 
     version: str
+    model: str | None = None  # the registered model it belongs to (a new one starts an attempt)
     run_id: str | None = None
     started_at: Timestamp | None = None
+    gates_digest: str | None = None  # of the offline gates it was judged by
+
+
+class Workload(_Status):
+    """The Deployment, Service and HPA as last applied: for which version, from which manifests
+    (a digest: a spec edit that changes them is applied again, whatever the phase)."""
+
+    version: str
+    digest: str
 
 
 class GateStatus(_Status):
@@ -159,7 +169,8 @@ class PromotionStatus(_Status):
     observed_generation: int | None = None
     message: str | None = None
     candidate: Candidate | None = None
-    serving: VersionRef | None = None  # what the Deployment serves now
+    serving: VersionRef | None = None  # the last version that passed everything and serves
+    workload: Workload | None = None
     last_known_good: VersionRef | None = None
     gates: list[GateStatus] = Field(default_factory=list)
     conditions: list[Condition] = Field(default_factory=list)

@@ -10,6 +10,7 @@ MLROLLOUT_E2E_REQUIRED=1 (CI sets it), which turns the skip into a failure.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import uuid
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from kubernetes import client
+from kubernetes.client.exceptions import ApiException
 
 from mlrollout import tracking_server
 from mlrollout.testbed.images import image_names
@@ -95,7 +97,8 @@ def namespace(cluster: Cluster, request: pytest.FixtureRequest) -> Iterator[str]
         sys.stderr.write(f"\n==== state of namespace {name} ====\n")
         sys.stderr.write(describe_namespace(cluster, name))
     if os.environ.get("MLROLLOUT_E2E_KEEP") != "1":
-        cluster.core.delete_namespace(name, propagation_policy="Background")
+        with contextlib.suppress(ApiException):  # 404: the test deleted it itself
+            cluster.core.delete_namespace(name, propagation_policy="Background")
 
 
 @pytest.fixture(scope="session")

@@ -63,6 +63,11 @@ INVALID = {
             {"metric": "latency_p95_ms", "op": "<=", "baseline": "production"}]}}),
         "spec.rollout.verification.gates",
     ),
+    "env redirecting the model": (
+        _with("serving", {"image": "i", "env": [{"name": "MODEL_SERVER_MODEL_URI",
+                                                  "value": "models:/other/1"}]}),
+        "spec.serving.env may not set MODEL_SERVER_MODEL_URI",
+    ),
     "online gate on an unknown metric": (
         _with("rollout", {"verification": {"gates": [
             {"metric": "accuracy", "op": ">=", "threshold": 0.9}]}}),

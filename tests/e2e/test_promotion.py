@@ -13,6 +13,7 @@ from sklearn.datasets import load_breast_cancer
 from mlrollout.testbed.promotions import promotion
 from mlrollout.testbed.traffic import Poller
 from promotion_operator import manifests
+from promotion_operator.events import Reason
 from promotion_operator.status import (
     ConditionType,
     MeasurementPhase,
@@ -90,7 +91,10 @@ def test_a_good_version_is_promoted_and_the_alias_follows(
     assert (hpa.spec.min_replicas, hpa.spec.max_replicas) == (1, 2)
     deployment = cluster.json(cluster.apps.read_namespaced_deployment("target", namespace))
     assert [o["kind"] for o in deployment["metadata"]["ownerReferences"]] == ["ModelPromotion"]
-    assert ("Normal", "Promoted") in events(cluster, namespace, "target")
+    posted = events(cluster, namespace, "target")
+    assert ("Normal", "Promoted") in posted
+    # Only the operator's own Events: none of kopf's ("Logging": "Timer ... succeeded").
+    assert {reason for _, reason in posted} <= {r.value for r in Reason}, posted
     listed = cluster.kube.kubectl("get", "mlrollout", "-n", namespace)  # the category
     row = next(line for line in listed.stdout.splitlines() if line.startswith("target"))
     assert row.split()[1:5] == ["Promoted", model, first, first], listed.stdout + listed.stderr

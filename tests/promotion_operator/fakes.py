@@ -24,7 +24,8 @@ from promotion_operator.status import PromotionPhase, PromotionStatus
 class FakeRegistry:
     versions: dict[str, dict[str, float]] = field(default_factory=dict)  # version → metrics
     aliases: dict[str, str] = field(default_factory=dict)
-    tags: dict[str, dict[str, str]] = field(default_factory=dict)
+    tags: dict[str, dict[str, str]] = field(default_factory=dict)  # version → its tags
+    model_tags_: dict[str, str] = field(default_factory=dict)  # the registered model's tags
     down: bool = False
 
     def _check(self) -> None:
@@ -55,6 +56,14 @@ class FakeRegistry:
         self._check()
         self.tags.setdefault(version, {}).update(tags)
 
+    async def model_tags(self, name: str) -> dict[str, str]:
+        self._check()
+        return dict(self.model_tags_)
+
+    async def set_model_tag(self, name: str, key: str, value: str) -> None:
+        self._check()
+        self.model_tags_[key] = value
+
 
 @dataclass
 class FakeCluster:
@@ -64,6 +73,7 @@ class FakeCluster:
     failing: dict[str, str] = field(default_factory=dict)
     applied: list[dict[str, Any]] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
+    promotions: set[tuple[str, str]] = field(default_factory=set)  # (namespace, name) existing
 
     @property
     def serving_version(self) -> str | None:
@@ -80,6 +90,9 @@ class FakeCluster:
 
     async def remove(self, kind: str, name: str, namespace: str) -> None:
         self.removed.append(kind)
+
+    async def promotion_exists(self, namespace: str, name: str) -> bool:
+        return (namespace, name) in self.promotions
 
     async def rollout_state(self, name: str, namespace: str, version: str) -> RolloutState:
         if version in self.failing:
@@ -155,6 +168,11 @@ class World:
     generation: int = 1
     scratch: Scratch = field(default_factory=Scratch)
     passes: list[PassResult] = field(default_factory=list)
+    name: str = "churn"
+    namespace: str = "ml"
+
+    def __post_init__(self) -> None:
+        self.cluster.promotions.add((self.namespace, self.name))
 
     def deps(self) -> Deps:
         return Deps(
@@ -168,7 +186,7 @@ class World:
         does through the API server between two passes of the real operator."""
         self.clock += timedelta(seconds=seconds)
         spec = parse_spec(self.spec)
-        promotion = ModelPromotion("churn", "ml", self.generation, spec, self.status)
+        promotion = ModelPromotion(self.name, self.namespace, self.generation, spec, self.status)
         result = await reconcile(promotion, self.deps())
         self.passes.append(result)
         self.status = PromotionStatus.model_validate(result.status.to_json())

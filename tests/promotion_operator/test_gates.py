@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -71,6 +72,15 @@ def test_missing_value_follows_on_no_data(policy: str, phase: MeasurementPhase, 
         assert measurement.phase is phase
         assert text in measurement.message
         assert measurement.value is None
+
+
+def test_an_infinite_value_is_no_data_and_never_reaches_the_status() -> None:
+    """A tag reading "inf" once made the API server refuse the whole status patch."""
+    measurement = evaluate(gate(op="<=", threshold=50), math.inf, source="version 3")
+    assert measurement.phase is F
+    assert "a non-finite value (inf) for accuracy" in measurement.message
+    assert "value" not in measurement.to_json()
+    json.dumps(measurement.to_json(), allow_nan=False)  # what the API server accepts
 
 
 def test_missing_baseline_follows_on_no_data_too() -> None:

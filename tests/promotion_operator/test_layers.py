@@ -1,8 +1,9 @@
 """The operator's layers, checked from its imports (kopf's `.importlinter` idea, without a tool).
 
-handlers → driver → reconcile/rollback → promotion_pass → pure modules (gates, verification,
-manifests, status, spec…). The pure core reaches the world only through `ports.py`, so it can be
-driven by the in-memory fakes; kopf, the Kubernetes client and HTTP stay in the adapters.
+handlers → wiring → driver → reconcile/rollback → promotion_pass → pure modules (gates,
+verification, manifests, status, spec…). The pure core reaches the world only through
+`ports.py`, so it can be driven by the in-memory fakes; kopf, the Kubernetes client and HTTP
+stay in the adapters.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "operator" / "promotion_operator"
-ADAPTERS = {"handlers", "driver", "credentials", "cluster", "live", "metrics", "__main__"}
+ADAPTERS = {"handlers", "wiring", "driver", "credentials", "cluster", "live", "metrics", "__main__"}
 # The registry client is an adapter too, but its errors and value types are part of the ports.
 CORE = {p.stem for p in PACKAGE.glob("*.py")} - ADAPTERS - {"__init__", "registry"}
 IO_LIBRARIES = {"kopf", "kubernetes", "httpx", "prometheus_client"}

@@ -155,6 +155,7 @@ def test_a_model_that_fails_to_load_rolls_back_at_once() -> None:
 def test_a_failing_online_gate_rolls_back() -> None:
     world = world_with({"1": GOOD, "2": GOOD})
     world.status = promoted("1")
+    world.registry.aliases["production"] = "1"
     world.cluster.ready.add("1")
     world.live.latency_s = 0.25  # p95 far above 50 ms
     drive_to_verifying(world, "2")
@@ -292,3 +293,123 @@ def test_a_quiet_endpoint_after_a_restart_still_verifies() -> None:
     verify(world, rounds=8)
     assert world.phase() == PromotionPhase.PROMOTED, world.message
     assert world.live.smoke == ["start 2", "start 2", "stop"]
+
+
+def deployment_replicas(world: World) -> int:
+    deployments = [o for o in world.cluster.applied if o["kind"] == "Deployment"]
+    return int(deployments[-1]["spec"]["replicas"])
+
+
+def test_a_spec_edit_while_verifying_is_applied_to_the_candidate() -> None:
+    world = world_with({"2": GOOD})
+    drive_to_verifying(world, "2")
+    world.spec["serving"]["replicas"] = 3
+    world.generation = 2
+    run(world.tick(1))
+    assert deployment_replicas(world) == 3
+    assert world.cluster.serving_version == "2"
+    assert world.status.workload is not None
+    assert world.status.workload.version == "2"
+    verify(world)
+    assert world.phase() == PromotionPhase.PROMOTED
+
+
+def test_a_spec_edit_while_rejected_is_applied_to_the_serving_version() -> None:
+    world = world_with({"1": GOOD, "2": BAD})
+    world.spec["model"]["version"] = "1"
+    drive_to_verifying(world, "1")
+    verify(world)
+    world.spec["model"]["version"] = "2"
+    world.generation = 2
+    run(world.tick(1))
+    assert world.phase() == PromotionPhase.REJECTED
+    applied = len(world.cluster.applied)
+    world.spec["serving"]["image"] = "localhost/mlrollout-model-server:patched"
+    world.generation = 3
+    run(world.tick(1))
+    assert len(world.cluster.applied) > applied, "the edit was dropped"
+    deployment = [o for o in world.cluster.applied if o["kind"] == "Deployment"][-1]
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"].endswith(":patched")
+    assert world.cluster.serving_version == "1"
+    assert world.status.observed_generation == 3
+    applied = len(world.cluster.applied)
+    run(world.tick(10))
+    assert len(world.cluster.applied) == applied  # applied once, not every pass
+
+
+def test_loosened_gates_on_a_rejected_version_are_checked_again() -> None:
+    world = world_with({"2": BAD})
+    run(world.tick())
+    assert world.phase() == PromotionPhase.REJECTED
+    world.spec["gates"] = [{"metric": "accuracy", "op": ">=", "threshold": 0.5}]
+    world.generation = 2
+    run(world.tick(1))
+    assert world.phase() == PromotionPhase.ROLLING_OUT
+    assert [h.outcome for h in world.status.history] == [PromotionPhase.REJECTED]
+    world.spec["serving"]["replicas"] = 2  # not a gate: no new attempt
+    world.generation = 3
+    run(world.tick(1))
+    assert world.status.candidate is not None
+    assert len([e for e in world.reasons() if e == "PromotionStarted"]) == 2
+
+
+def test_another_model_with_the_same_version_number_is_a_new_attempt() -> None:
+    world = world_with({})
+    run(world.tick())
+    assert world.phase() == PromotionPhase.FAILED  # version 2 of churn-classifier: not found
+    world.registry.versions["2"] = GOOD
+    world.spec["model"] = {"name": "churn-classifier-v2", "version": "2"}
+    world.generation = 2
+    run(world.tick(1))
+    assert world.phase() == PromotionPhase.ROLLING_OUT
+    assert world.status.candidate is not None
+    assert world.status.candidate.model == "churn-classifier-v2"
+
+
+def test_a_rollback_leaves_an_alias_someone_else_moved_meanwhile() -> None:
+    world = world_with({"1": GOOD, "2": GOOD, "9": GOOD})
+    world.status = promoted("1")
+    world.registry.aliases["production"] = "1"
+    world.cluster.ready.add("1")
+    world.live.latency_s = 0.25  # version 2 fails its online gate
+    drive_to_verifying(world, "2")
+    world.registry.aliases["production"] = "9"  # a manual promotion, while 2 is verified
+    verify(world)
+    assert world.phase() == PromotionPhase.ROLLED_BACK
+    assert world.registry.aliases["production"] == "9"
+
+
+def test_a_rollback_restores_the_alias_when_it_points_at_the_failed_version() -> None:
+    """The spec follows the very alias it promotes: the alias moved to 2, and 2 failed."""
+    world = world_with(
+        {"1": GOOD, "2": GOOD}, model={"name": "churn-classifier", "alias": "production"}
+    )
+    world.status = promoted("1")
+    world.cluster.ready.add("1")
+    world.registry.aliases["production"] = "2"
+    world.live.latency_s = 0.25
+    drive_to_verifying(world, "2")
+    verify(world)
+    assert world.phase() == PromotionPhase.ROLLED_BACK
+    assert world.registry.aliases["production"] == "1"
+
+
+def test_a_second_promotion_of_the_same_model_and_alias_is_refused() -> None:
+    first = world_with({"2": GOOD, "3": GOOD})
+    run(first.tick())
+    assert first.phase() == PromotionPhase.ROLLING_OUT
+    second = World(base_spec(model={"name": "churn-classifier", "version": "3"}),
+                   registry=first.registry, cluster=first.cluster, name="churn-b")  # fmt: skip
+    run(second.tick())
+    assert second.phase() == PromotionPhase.FAILED
+    assert "alias production of churn-classifier is moved by ModelPromotion ml/churn" in (
+        second.message
+    )
+    assert "AliasOwnedElsewhere" in second.reasons()
+    assert first.cluster.serving_version == "2"  # the second one rolled nothing out
+    first.cluster.promotions.discard(("ml", "churn"))  # the owner is deleted: its claim is stale
+    second.spec["serving"]["replicas"] = 2  # any edit retries a failed attempt
+    second.generation = 2
+    run(second.tick(1))
+    assert second.phase() == PromotionPhase.ROLLING_OUT

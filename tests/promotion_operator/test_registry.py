@@ -51,6 +51,25 @@ def test_reads_versions_runs_aliases_and_writes_back(mlflow_tracking: str) -> No
     assert tags["mlrollout.dev/outcome"] == "ok"
 
 
+def test_model_tags_hold_the_alias_claim(mlflow_tracking: str) -> None:
+    """The tags `alias_claim` keeps on the registered model itself, read back by MLflow."""
+    from mlflow import MlflowClient
+
+    register_version("claim-test", {"accuracy": 0.9})
+    registry = Registry(mlflow_tracking)
+
+    async def scenario() -> dict[str, str]:
+        assert await registry.model_tags("claim-test") == {}
+        await registry.set_model_tag("claim-test", "mlrollout.dev/alias-owner.production", "ml/a")
+        return await registry.model_tags("claim-test")
+
+    assert asyncio.run(scenario()) == {"mlrollout.dev/alias-owner.production": "ml/a"}
+    tags = MlflowClient().get_registered_model("claim-test").tags
+    assert tags["mlrollout.dev/alias-owner.production"] == "ml/a"
+    with pytest.raises(NotFound):
+        asyncio.run(registry.model_tags("no-such-model"))
+
+
 def test_missing_things_are_not_found(mlflow_tracking: str) -> None:
     registry = Registry(mlflow_tracking)
     with pytest.raises(NotFound):

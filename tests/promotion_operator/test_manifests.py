@@ -1,0 +1,50 @@
+"""The serving objects the operator builds: what the model server reads from them, its shutdown
+budget, and what a spec may not override."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from model_server.settings import ServerSettings
+from promotion_operator import manifests
+from promotion_operator.spec import parse_spec
+
+from .fakes import base_spec
+
+
+def deployment(**overrides: Any) -> dict[str, Any]:
+    return manifests.build_deployment("churn", "ml", parse_spec(base_spec(**overrides)), "7")
+
+
+def env_of(obj: dict[str, Any]) -> dict[str, Any]:
+    container = obj["spec"]["template"]["spec"]["containers"][0]
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container["env"]}
+
+
+def test_every_model_server_variable_the_operator_sets_is_a_setting() -> None:
+    """A misspelt MODEL_SERVER_* name would be ignored by the server without a word."""
+    fields = {f"MODEL_SERVER_{name.upper()}" for name in ServerSettings.model_fields}
+    ours = {name for name in env_of(deployment()) if name.startswith("MODEL_SERVER_")}
+    assert ours <= fields, ours - fields
+
+
+def test_the_shutdown_budget_fits_the_grace_period() -> None:
+    """Not ready for the delay, then in-flight requests drain: all before the kubelet kills."""
+    obj = deployment()
+    env = env_of(obj)
+    budget = float(env["MODEL_SERVER_SHUTDOWN_DELAY_SECONDS"]) + float(
+        env["MODEL_SERVER_DRAIN_TIMEOUT_SECONDS"]
+    )
+    assert budget < obj["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
+
+
+def test_serving_env_adds_but_never_redirects_the_model() -> None:
+    serving = {"image": "localhost/mlrollout-model-server:test", "replicas": 1, "env": [
+        {"name": "MODEL_SERVER_MODEL_URI", "value": "models:/someone-else/1"},
+        {"name": "MODEL_SERVER_LOG_LEVEL", "value": "debug"},
+    ]}  # fmt: skip
+    env = env_of(deployment(serving=serving))
+    assert env["MODEL_SERVER_MODEL_URI"] == "models:/churn-classifier/7"
+    assert env["MODEL_SERVER_LOG_LEVEL"] == "debug"
+    container = deployment(serving=serving)["spec"]["template"]["spec"]["containers"][0]
+    assert [e["name"] for e in container["env"]].count("MODEL_SERVER_MODEL_URI") == 1

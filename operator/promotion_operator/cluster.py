@@ -40,6 +40,7 @@ class Cluster:
         self._apps = client.AppsV1Api(self._api)
         self._core = client.CoreV1Api(self._api)
         self._autoscaling = client.AutoscalingV2Api(self._api)
+        self._policy = client.PolicyV1Api(self._api)
         self._custom = client.CustomObjectsApi(self._api)
         self._timeout = timeout_s
 
@@ -79,6 +80,7 @@ class Cluster:
             "Deployment": self._apps.patch_namespaced_deployment,
             "Service": self._core.patch_namespaced_service,
             "HorizontalPodAutoscaler": self._autoscaling.patch_namespaced_horizontal_pod_autoscaler,
+            "PodDisruptionBudget": self._policy.patch_namespaced_pod_disruption_budget,
         }[obj["kind"]]
         meta = obj["metadata"]
         patch(
@@ -93,6 +95,7 @@ class Cluster:
             "Deployment": self._apps.delete_namespaced_deployment,
             "Service": self._core.delete_namespaced_service,
             "HorizontalPodAutoscaler": hpa.delete_namespaced_horizontal_pod_autoscaler,
+            "PodDisruptionBudget": self._policy.delete_namespaced_pod_disruption_budget,
         }[kind]
         try:
             await asyncio.to_thread(delete, name, namespace, _request_timeout=self._timeout)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from kubernetes.client.exceptions import ApiException
+from urllib3.exceptions import HTTPError
 
 from .credentials import CachedCredentials
 from .metrics import OperatorMetrics
@@ -144,6 +145,9 @@ class Promotions:
             log.warning("Kubernetes API error", extra={**_where(memory), "status": exc.status})
             await self._write(memory, old, {**old, "message": message})
             return API_ERROR_RETRY_S
+        except (HTTPError, OSError) as exc:  # the API server is unreachable: nothing to write to
+            log.warning("Kubernetes API unreachable", extra={**_where(memory), "error": str(exc)})
+            return API_ERROR_RETRY_S
         if await self._write(memory, old, result.status.to_json()):
             memory.handled_generation = generation
             self._observe(memory, result)
@@ -158,7 +162,7 @@ class Promotions:
             return True
         try:
             await self._writer.write_status(memory.namespace, memory.name, changes)
-        except (ApiException, OSError, TimeoutError) as exc:
+        except (ApiException, HTTPError, OSError) as exc:
             log.error("status write failed, retrying", extra={**_where(memory), "error": str(exc)})
             return False
         memory.written = new

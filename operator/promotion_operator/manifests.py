@@ -174,3 +174,21 @@ def build_hpa(name: str, namespace: str, spec: ModelPromotionSpec) -> dict[str, 
             "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": target}}],
         },
     }
+
+
+def build_pdb(name: str, namespace: str, spec: ModelPromotionSpec) -> dict[str, Any] | None:
+    """Voluntary disruptions (a node drain, evictions) never take every replica at once.
+
+    Only with two replicas or more: for one, a PDB would block a drain for ever, and a single
+    replica cannot survive a drain anyway.
+    """
+    scaling = spec.serving.autoscaling
+    fewest = scaling.min_replicas if scaling is not None else spec.serving.replicas
+    if fewest < 2:
+        return None
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": _metadata(name, namespace),
+        "spec": {"selector": {"matchLabels": selector_labels(name)}, "minAvailable": 1},
+    }

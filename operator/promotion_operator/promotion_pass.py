@@ -33,6 +33,8 @@ from .verification import LiveWindow
 
 MAX_BACKOFF_S = 300
 TAG_PREFIX = "mlrollout.dev/"
+# Child objects the spec may or may not ask for; one it no longer asks for is removed.
+OPTIONAL_KINDS = ("HorizontalPodAutoscaler", "PodDisruptionBudget")
 
 
 def digest(value: Any) -> str:
@@ -159,9 +161,10 @@ class ReconcilePass:
             manifests.build_deployment(name, namespace, self.spec, version),
             manifests.build_service(name, namespace, self.spec),
         ]
-        hpa = manifests.build_hpa(name, namespace, self.spec)
-        if hpa is not None:
-            objects.append(hpa)
+        for optional in (manifests.build_hpa, manifests.build_pdb):
+            built = optional(name, namespace, self.spec)
+            if built is not None:
+                objects.append(built)
         self.deps.adopt(objects)
         return objects
 
@@ -169,13 +172,15 @@ class ReconcilePass:
         """Serve ``version`` with the objects the spec describes now, and remember them."""
         objects = self.children(version)
         await self.deps.cluster.apply(objects)
-        if self.spec.serving.autoscaling is None:
-            await self.remove("HorizontalPodAutoscaler")
+        present = {obj["kind"] for obj in objects}
+        for kind in OPTIONAL_KINDS:  # e.g. autoscaling turned off: its HPA goes
+            if kind not in present:
+                await self.remove(kind)
         self.status.workload = Workload(version=version, digest=digest(objects))
 
     async def remove_workload(self) -> None:
-        await self.remove("HorizontalPodAutoscaler")
-        await self.remove("Deployment")
+        for kind in (*OPTIONAL_KINDS, "Deployment"):
+            await self.remove(kind)
         self.status.workload = None
 
     def workload_is_current(self) -> bool:

@@ -28,7 +28,7 @@ from mlrollout.testbed.tools import ROOT
 from .cluster import Cluster, NoTestCluster, connect, describe_namespace, wait_for
 from .mlflow_models import HostMlflow
 from .operator_process import OperatorProcess
-from .promotions import TIMINGS
+from .promotions import FAULTS, TIMINGS
 
 CRD = ROOT / "k8s" / "crds" / "modelpromotions.mlrollout.dev.yaml"
 
@@ -101,6 +101,12 @@ def namespace(cluster: Cluster, request: pytest.FixtureRequest) -> Iterator[str]
             cluster.core.delete_namespace(name, propagation_policy="Background")
 
 
+@pytest.fixture
+def model(request: pytest.FixtureRequest) -> str:
+    """A registered model name of the test's own (so it owns the model's aliases)."""
+    return "e2e-" + str(request.node.name).removeprefix("test_")[:40].replace("_", "-")
+
+
 @pytest.fixture(scope="session")
 def host_mlflow(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostMlflow]:
     """A real MLflow server on this machine that pods reach, with the demo models trained in it."""
@@ -164,3 +170,12 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.section("e2e timings")
         for what, seconds in TIMINGS.items():
             terminalreporter.write_line(f"{what}: {seconds:.1f} s")
+    if FAULTS:
+        terminalreporter.section("faults survived")
+        for fault, (answered, failed) in FAULTS.items():
+            terminalreporter.write_line(f"{fault}: {answered} requests answered, {failed} failed")
+        answered = sum(a for a, _ in FAULTS.values())
+        failed = sum(f for _, f in FAULTS.values())
+        terminalreporter.write_line(
+            f"total: {len(FAULTS)} faults, {answered} requests answered, {failed} failed"
+        )

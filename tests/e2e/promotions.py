@@ -15,6 +15,8 @@ from .cluster import Cluster, describe_namespace
 
 # Measured durations, printed in the test session's summary.
 TIMINGS: dict[str, float] = {}
+# Faults injected and survived: fault → (requests answered during it, requests failed).
+FAULTS: dict[str, tuple[int, int]] = {}
 
 
 def base_spec(model: str, version: str, image: str, tracking_uri: str) -> dict[str, Any]:

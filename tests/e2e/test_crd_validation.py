@@ -68,6 +68,53 @@ INVALID = {
                                                   "value": "models:/other/1"}]}),
         "spec.serving.env may not set MODEL_SERVER_MODEL_URI",
     ),
+    "alias with a space": (
+        _with("model", {"name": "churn", "alias": "my alias"}), "spec.model.alias"
+    ),
+    "version too long": (_with("model.version", "1" * 21), "spec.model.version"),
+    "empty metric": (_with("gates.0.metric", ""), "spec.gates[0].metric"),
+    "unknown gate source": (_with("gates.0.source", "param"), "spec.gates[0].source"),
+    "baseline not an alias": (
+        _with("gates", [{"metric": "accuracy", "op": ">=", "baseline": "the champion!"}]),
+        "spec.gates[0].baseline",
+    ),
+    "too many gates": (
+        _with("gates", [{"metric": "accuracy", "op": ">=", "threshold": 0.9}] * 33),
+        "spec.gates",
+    ),
+    "empty image": (_with("serving.image", ""), "spec.serving.image"),
+    "negative replicas": (_with("serving.replicas", -1), "spec.serving.replicas"),
+    "port zero": (_with("serving.port", 0), "spec.serving.port"),
+    "unknown pull policy": (
+        _with("serving.imagePullPolicy", "Sometimes"), "spec.serving.imagePullPolicy"
+    ),
+    "not a quantity": (
+        _with("serving.resources", {"requests": {"cpu": "lots"}}),
+        "spec.serving.resources.requests.cpu",
+    ),
+    "CPU target zero": (
+        _with("serving.autoscaling", {"targetCPUUtilizationPercentage": 0}),
+        "spec.serving.autoscaling.targetCPUUtilizationPercentage",
+    ),
+    "env entry without a name": (
+        _with("serving.env", [{"value": "x"}]), "spec.serving.env[0].name"
+    ),
+    "Secret reference without a name": (
+        _with("mlflow.credentialsSecretRef", {"usernameKey": "user"}),
+        "spec.mlflow.credentialsSecretRef.name",
+    ),
+    "interval zero": (
+        _with("rollout", {"verification": {"intervalSeconds": 0}}),
+        "spec.rollout.verification.intervalSeconds",
+    ),
+    "smoke load too heavy": (
+        _with("rollout", {"verification": {"smokeLoadRps": 1000}}),
+        "spec.rollout.verification.smokeLoadRps",
+    ),
+    "promotion alias with a space": (
+        _with("promotion.alias", "pro duction"), "spec.promotion.alias"
+    ),
+    "a misspelt field": (_with("replicas", 2), "spec.replicas"),
     "online gate on an unknown metric": (
         _with("rollout", {"verification": {"gates": [
             {"metric": "accuracy", "op": ">=", "threshold": 0.9}]}}),
@@ -85,7 +132,24 @@ def test_invalid_resources_are_refused_at_apply(
     )
     assert result.returncode != 0, f"accepted: {result.stdout}"
     assert field in result.stderr, result.stderr
-    assert "is invalid" in result.stderr, result.stderr
+    assert "is invalid" in result.stderr or "unknown field" in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize(
+    "name", ["n" * 64, "with.dot", "9-starts-with-a-digit"], ids=["too long", "dot", "digit"]
+)
+def test_a_name_no_service_can_take_is_refused(
+    cluster: Cluster, namespace: str, crd: None, name: str
+) -> None:
+    """The serving Service is named after the ModelPromotion: a DNS-1035 label."""
+    body = json.dumps(promotion(name, VALID))
+    result = cluster.kube.kubectl("apply", "-n", namespace, "-f", "-", stdin=body)
+    assert result.returncode != 0, f"accepted: {result.stdout}"
+    assert "metadata.name" in result.stderr, result.stderr
+
+
+def test_there_are_at_least_thirty_refusals() -> None:
+    assert len(INVALID) + 3 >= 30
 
 
 def test_a_valid_resource_is_accepted_with_defaults(

@@ -7,7 +7,6 @@ import time
 from typing import Any
 
 import httpx
-import pytest
 from sklearn.datasets import load_breast_cancer
 
 from mlrollout.testbed.promotions import promotion
@@ -36,11 +35,6 @@ from .promotions import (  # fmt: skip
 )
 
 ROWS = load_breast_cancer().data[:2].tolist()
-
-
-@pytest.fixture
-def model(request: pytest.FixtureRequest) -> str:
-    return "e2e-" + str(request.node.name).removeprefix("test_")[:40].replace("_", "-")
 
 
 def _promote_first(

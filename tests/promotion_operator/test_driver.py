@@ -147,3 +147,19 @@ def test_a_crash_in_one_pass_keeps_the_loop_alive(broken: str) -> None:
 
     promotions = Promotions(interval_s=7, writer=Writer(), deps_for=deps_for)
     assert asyncio.run(promotions.reconcile_once(ResourceMemory(body(world.spec)))) == 7
+
+
+def test_an_unreachable_api_server_is_retried_without_a_write() -> None:
+    from urllib3.exceptions import NewConnectionError
+
+    world = World(base_spec())
+    world.registry.versions["2"] = GOOD
+
+    async def unreachable(objects: list[dict[str, Any]]) -> None:
+        raise NewConnectionError(None, "Failed to establish a new connection: refused")  # type: ignore[arg-type]
+
+    world.cluster.apply = unreachable  # type: ignore[method-assign]
+    writer = Writer()
+    delay = asyncio.run(driver(world, writer).reconcile_once(ResourceMemory(body(world.spec))))
+    assert delay == 10
+    assert writer.patches == []

@@ -48,3 +48,17 @@ def test_serving_env_adds_but_never_redirects_the_model() -> None:
     assert env["MODEL_SERVER_LOG_LEVEL"] == "debug"
     container = deployment(serving=serving)["spec"]["template"]["spec"]["containers"][0]
     assert [e["name"] for e in container["env"]].count("MODEL_SERVER_MODEL_URI") == 1
+
+
+def test_two_replicas_or_more_get_a_disruption_budget() -> None:
+    def pdb(serving: dict[str, Any]) -> dict[str, Any] | None:
+        spec = parse_spec(base_spec(serving={"image": "i", **serving}))
+        return manifests.build_pdb("churn", "ml", spec)
+
+    assert pdb({"replicas": 1}) is None  # a budget would block a drain for ever
+    two = pdb({"replicas": 2})
+    assert two is not None
+    assert two["spec"]["minAvailable"] == 1
+    assert two["spec"]["selector"]["matchLabels"] == manifests.selector_labels("churn")
+    assert pdb({"autoscaling": {"minReplicas": 2, "maxReplicas": 4}}) is not None
+    assert pdb({"replicas": 5, "autoscaling": {"minReplicas": 1, "maxReplicas": 4}}) is None

@@ -413,3 +413,14 @@ def test_a_second_promotion_of_the_same_model_and_alias_is_refused() -> None:
     second.generation = 2
     run(second.tick(1))
     assert second.phase() == PromotionPhase.ROLLING_OUT
+
+
+def test_the_disruption_budget_follows_the_replica_count() -> None:
+    world = world_with({"2": GOOD})
+    world.spec["serving"]["replicas"] = 2
+    drive_to_verifying(world, "2")
+    assert "PodDisruptionBudget" in {o["kind"] for o in world.cluster.applied}
+    world.spec["serving"]["replicas"] = 1
+    world.generation = 2
+    run(world.tick(1))
+    assert world.cluster.removed[-1] == "PodDisruptionBudget"

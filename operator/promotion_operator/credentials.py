@@ -1,19 +1,47 @@
 """MLflow credentials from the Secret a ModelPromotion names, cached briefly per resource.
 
-Their values go to the MLflow client only: never into the status, an Event, a log or a metric.
+Their values go to the MLflow client only: never into the status, an Event, a log or a metric,
+and only to an MLflow host the operator's settings allow (`mlflow_credential_hosts`): whoever
+may write a ModelPromotion must not be able to send a Secret to a server of their choosing.
 """
 
 from __future__ import annotations
 
 import base64
+import fnmatch
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from .registry import Credentials
 from .spec import SecretRef
 
 TTL_S = 60.0
+# In-cluster Service names that cannot be a public host: `mlflow` (same namespace),
+# `mlflow.ns.svc`, `mlflow.ns.svc.cluster.local` (`mlflow.ns` could be a public domain).
+IN_CLUSTER_HOSTS = ("*.svc", "*.svc.cluster.local")
+
+
+class CredentialsRefused(Exception):
+    """The spec asks to send credentials to a host the operator may not send them to."""
+
+
+def check_host(tracking_uri: str, allowed: list[str]) -> None:
+    """Raise CredentialsRefused unless ``tracking_uri``'s host matches ``allowed`` (shell
+    patterns; empty: in-cluster Service names only)."""
+    host = (urlsplit(tracking_uri).hostname or "").lower()
+    patterns = allowed or list(IN_CLUSTER_HOSTS)
+    same_namespace = not allowed and "." not in host and host != ""
+    if same_namespace or any(fnmatch.fnmatchcase(host, p.lower()) for p in patterns):
+        return
+    raise CredentialsRefused(
+        f"spec.mlflow.trackingUri host {host!r} is not one the operator sends MLflow credentials "
+        f"to ({', '.join(patterns)}); use the in-cluster MLflow Service, or add the host to "
+        "the operator's MLROLLOUT_OPERATOR_MLFLOW_CREDENTIAL_HOSTS"
+    )
+
+
 # (Secret name, namespace) → its data, base64-encoded (`Cluster.read_secret`)
 SecretReader = Callable[[str, str], Awaitable[dict[str, str]]]
 

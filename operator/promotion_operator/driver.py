@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
-from .credentials import CachedCredentials
+from .credentials import CachedCredentials, CredentialsRefused
 from .metrics import OperatorMetrics
 from .promotion_pass import Deps, ModelPromotion, PassResult, Scratch
 from .reconcile import reconcile
@@ -140,6 +140,11 @@ class Promotions:
         )
         try:
             result = await reconcile(promotion, await self._deps_for(memory, spec))
+        except CredentialsRefused as exc:  # nothing is sent; the spec must change
+            refused = {"phase": PromotionPhase.FAILED.value, "message": str(exc)}
+            await self._write(memory, old, {**old, **refused, "observedGeneration": generation})
+            memory.handled_generation = generation
+            return None
         except ApiException as exc:  # the API refused or failed: the user sees it in status
             message = f"{api_error(exc)}; retrying in {API_ERROR_RETRY_S:.0f}s"
             log.warning("Kubernetes API error", extra={**_where(memory), "status": exc.status})

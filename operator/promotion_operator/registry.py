@@ -81,9 +81,11 @@ class Registry:
         if response.status_code == 404 or body.get("error_code") == "RESOURCE_DOES_NOT_EXIST":
             raise NotFound(body.get("message") or f"{path}: not found")
         if response.status_code >= 400:
+            # MLflow's own JSON message only: an error page (HTML, a proxy's, a stack trace) is
+            # not copied into statuses and Events.
+            why = str(body.get("message") or response.reason_phrase)[:300]
             raise RegistryUnavailable(
-                f"MLflow at {self.tracking_uri} answered {response.status_code}: "
-                f"{body.get('message') or response.text[:200]}"
+                f"MLflow at {self.tracking_uri} answered {response.status_code}: {why}"
             )
         return body
 

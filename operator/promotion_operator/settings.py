@@ -22,6 +22,11 @@ class OperatorSettings(BaseSettings):
     mlflow_timeout_seconds: float = Field(
         default=10.0, gt=0, description="Timeout of one MLflow REST call."
     )
+    mlflow_credential_hosts: list[str] = Field(
+        default_factory=list,
+        description="Hosts (shell patterns, e.g. '*.internal') that may receive the MLflow "
+        "credentials a ModelPromotion names; empty = in-cluster Service names only.",
+    )
     kubernetes_timeout_seconds: float = Field(
         default=30.0, gt=0, description="Timeout of one Kubernetes API call (not the watches)."
     )

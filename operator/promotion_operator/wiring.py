@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import kopf
 
 from .cluster import Cluster
+from .credentials import check_host
 from .driver import Promotions, ResourceMemory
 from .events import Reason
 from .live import Live
@@ -38,6 +39,8 @@ def build_context(settings: OperatorSettings) -> OperatorContext:
 
     async def deps_for(memory: ResourceMemory, spec: ModelPromotionSpec) -> Deps:
         ref = spec.mlflow.credentials_secret_ref
+        if ref is not None:
+            check_host(spec.mlflow.tracking_uri, settings.mlflow_credential_hosts)
         credentials = await memory.credentials.read(ref, memory.namespace, cluster.read_secret)
         registry = Registry(spec.mlflow.tracking_uri, credentials, settings.mlflow_timeout_seconds)
         body = kopf.Body(memory.body)  # type: ignore[arg-type]  # RawBody is a TypedDict

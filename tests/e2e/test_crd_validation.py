@@ -115,6 +115,10 @@ INVALID = {
         _with("promotion.alias", "pro duction"), "spec.promotion.alias"
     ),
     "a misspelt field": (_with("replicas", 2), "spec.replicas"),
+    "credentials in the tracking URI": (
+        _with("mlflow.trackingUri", "http://admin:hunter2@mlflow:5000"),
+        "spec.mlflow.trackingUri must not carry credentials",
+    ),
     "online gate on an unknown metric": (
         _with("rollout", {"verification": {"gates": [
             {"metric": "accuracy", "op": ">=", "threshold": 0.9}]}}),

@@ -163,3 +163,18 @@ def test_an_unreachable_api_server_is_retried_without_a_write() -> None:
     delay = asyncio.run(driver(world, writer).reconcile_once(ResourceMemory(body(world.spec))))
     assert delay == 10
     assert writer.patches == []
+
+
+def test_credentials_for_a_disallowed_host_are_never_read_and_the_status_says_why() -> None:
+    from promotion_operator.credentials import CredentialsRefused
+
+    world = World(base_spec())
+
+    async def refuse(memory: ResourceMemory, spec: ModelPromotionSpec) -> Deps:
+        raise CredentialsRefused("spec.mlflow.trackingUri host 'x' is not one ...")
+
+    writer = Writer()
+    promotions = Promotions(interval_s=5, writer=writer, deps_for=refuse)
+    assert asyncio.run(promotions.reconcile_once(ResourceMemory(body(world.spec)))) is None
+    assert writer.stored["phase"] == "Failed"
+    assert "spec.mlflow.trackingUri host" in writer.stored["message"]

@@ -131,9 +131,7 @@ class Promotions:
         try:
             spec = parse_spec(dict(memory.body.get("spec") or {}))
         except InvalidSpec as exc:  # past the CRD's validation, and still unusable: say why
-            invalid = {"phase": PromotionPhase.FAILED.value, "message": str(exc)}
-            await self._write(memory, old, {**old, **invalid, "observedGeneration": generation})
-            memory.handled_generation = generation
+            await self._refuse(memory, old, generation, str(exc))
             return None  # nothing to do until the spec changes
         promotion = ModelPromotion(
             memory.name, memory.namespace, generation, spec, PromotionStatus.model_validate(old)
@@ -141,9 +139,7 @@ class Promotions:
         try:
             result = await reconcile(promotion, await self._deps_for(memory, spec))
         except CredentialsRefused as exc:  # nothing is sent; the spec must change
-            refused = {"phase": PromotionPhase.FAILED.value, "message": str(exc)}
-            await self._write(memory, old, {**old, **refused, "observedGeneration": generation})
-            memory.handled_generation = generation
+            await self._refuse(memory, old, generation, str(exc))
             return None
         except ApiException as exc:  # the API refused or failed: the user sees it in status
             message = f"{api_error(exc)}; retrying in {API_ERROR_RETRY_S:.0f}s"
@@ -157,6 +153,15 @@ class Promotions:
             memory.handled_generation = generation
             self._observe(memory, result)
         return self._interval
+
+    async def _refuse(
+        self, memory: ResourceMemory, old: dict[str, Any], generation: int, why: str
+    ) -> None:
+        """Failed with ``why``: nothing more is tried for this generation of the spec (the one
+        the pass read: a newer one that arrived meanwhile wakes the loop again)."""
+        refused = {"phase": PromotionPhase.FAILED.value, "message": why}
+        await self._write(memory, old, {**old, **refused, "observedGeneration": generation})
+        memory.handled_generation = generation
 
     async def _write(
         self, memory: ResourceMemory, old: dict[str, Any], new: dict[str, Any]
@@ -187,7 +192,7 @@ class Promotions:
 def api_error(exc: ApiException) -> str:
     """The API server's own explanation (e.g. which field is invalid), not just its status."""
     detail = ""
-    with contextlib.suppress(TypeError, ValueError):
+    with contextlib.suppress(AttributeError, TypeError, ValueError):  # not a JSON object
         detail = str(json.loads(exc.body or "").get("message", ""))
     return f"Kubernetes API: {exc.status} {exc.reason}{': ' + detail if detail else ''}"[:500]
 

@@ -54,7 +54,7 @@ async def reconcile(promotion: ModelPromotion, deps: Deps) -> PassResult:
     for _ in range(_MAX_STEPS_PER_PASS):  # fall through finished steps; each returns to wait
         before = run.phase
         step = _STEPS.get(run.phase)
-        if step is None:
+        if step is None:  # Pending (nothing to do yet) or concluded
             break
         await step(run)
         if run.phase == before or run.phase in CONCLUDED:
@@ -326,12 +326,7 @@ async def _promote(run: ReconcilePass) -> None:
     run.deps.events.info(Reason.PROMOTED, message)
 
 
-async def _pending(run: ReconcilePass) -> None:
-    return None
-
-
 _STEPS: dict[PromotionPhase, Callable[[ReconcilePass], Awaitable[None]]] = {
-    PromotionPhase.PENDING: _pending,
     PromotionPhase.EVALUATING: _evaluate,
     PromotionPhase.ROLLING_OUT: _watch_rollout,
     PromotionPhase.VERIFYING: _verify,

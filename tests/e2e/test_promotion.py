@@ -31,8 +31,8 @@ from .promotions import (  # fmt: skip
     events,
     service_url,
     status_of,
-    wait_phase,
 )
+from .target import Target
 
 ROWS = load_breast_cancer().data[:2].tolist()
 
@@ -48,7 +48,7 @@ def _wait(
     cluster: Cluster, namespace: str, operator: OperatorProcess, phase: PromotionPhase,
     timeout_s: float,
 ) -> PromotionStatus:  # fmt: skip
-    return wait_phase(cluster, namespace, "target", phase, timeout_s, operator.log_tail)
+    return Target(cluster, namespace, operator).wait(phase, timeout_s)
 
 
 def _template_version(cluster: Cluster, namespace: str) -> tuple[str, int]:

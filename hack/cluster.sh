@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One entry point for every cluster provider: `cluster.sh up|down|kubeconfig|logs`.
+# One entry point for every cluster provider: `cluster.sh up|down|restart NAME|kubeconfig|logs`.
 # MLROLLOUT_CLUSTER picks the provider: local (processes on this machine, the default) or kind.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -8,6 +8,10 @@ provider=${MLROLLOUT_CLUSTER:-local}
 case ${1:-} in
   up) exec "$hack_dir/provider-$provider/up.sh" ;;
   down) exec "$hack_dir/provider-$provider/down.sh" ;;
+  restart)
+    [[ -x $hack_dir/provider-$provider/restart.sh ]] || die "restart is not supported on $provider"
+    exec "$hack_dir/provider-$provider/restart.sh" "${2:-}"
+    ;;
   kubeconfig)
     if [[ $provider == local ]]; then echo "$KUBECONFIG_PATH"; else echo "${KUBECONFIG:-$HOME/.kube/config}"; fi
     ;;
@@ -18,5 +22,5 @@ case ${1:-} in
       echo "kind export logs: run 'kind export logs --name mlrollout'"
     fi
     ;;
-  *) die "usage: cluster.sh up|down|kubeconfig|logs" ;;
+  *) die "usage: cluster.sh up|down|restart NAME|kubeconfig|logs" ;;
 esac

@@ -53,12 +53,20 @@ wait_for() {
   log "ready: $step"
 }
 
+# daemon_alive PID: the process runs (a killed daemon stays a zombie until PID 1 reaps it, and
+# `kill -0` still succeeds on a zombie).
+daemon_alive() {
+  local state
+  state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+  [[ -n $state && $state != Z ]]
+}
+
 # start_daemon NAME CMD...: run in the background with a pid file and a log file.
 start_daemon() {
   local name=$1
   shift
   mkdir -p "$RUN" "$LOGS"
-  if [[ -f $RUN/$name.pid ]] && kill -0 "$(cat "$RUN/$name.pid")" 2>/dev/null; then
+  if [[ -f $RUN/$name.pid ]] && daemon_alive "$(cat "$RUN/$name.pid")"; then
     log "$name already running (pid $(cat "$RUN/$name.pid"))"
     return
   fi

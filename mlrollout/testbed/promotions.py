@@ -81,6 +81,7 @@ def wait_for_phase(
     *,
     on_change: Callable[[float, str], None] | None = None,
     explain: Callable[[], str] = lambda: "",
+    poll_s: float = 1.0,
 ) -> tuple[dict[str, Any], PromotionStatus]:
     """Poll the ModelPromotion ``read`` returns until its current version reaches one of
     ``phases``; a different verdict fails at once, with the status and ``explain()``."""
@@ -107,7 +108,7 @@ def wait_for_phase(
                 f"{obj['metadata']['name']} did not reach {' or '.join(phases)} in "
                 f"{timeout_s:.0f}s (now {status.current_phase}: {status.message})\n{explain()}"
             )
-        time.sleep(1)
+        time.sleep(poll_s)
 
 
 def wait_for_verdict(

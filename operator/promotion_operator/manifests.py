@@ -172,8 +172,15 @@ def build_hpa(name: str, namespace: str, spec: ModelPromotionSpec) -> dict[str, 
             "minReplicas": scaling.min_replicas,
             "maxReplicas": scaling.max_replicas,
             "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": target}}],
+            **_behavior(scaling.scale_down_stabilization_seconds),
         },
     }
+
+
+def _behavior(scale_down_window_s: int | None) -> dict[str, Any]:
+    if scale_down_window_s is None:
+        return {}
+    return {"behavior": {"scaleDown": {"stabilizationWindowSeconds": scale_down_window_s}}}
 
 
 def build_pdb(name: str, namespace: str, spec: ModelPromotionSpec) -> dict[str, Any] | None:

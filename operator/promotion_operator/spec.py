@@ -99,6 +99,8 @@ class Autoscaling(_Spec):
     target_cpu_utilization_percentage: int = Field(
         default=70, ge=1, le=100, alias="targetCPUUtilizationPercentage"
     )
+    # How long the HPA waits before removing replicas; unset, Kubernetes's own 300 s.
+    scale_down_stabilization_seconds: int | None = Field(default=None, ge=0, le=3600)
 
 
 class Serving(_Spec):

@@ -15,6 +15,7 @@ from . import __doc__ as package_doc
 from . import inputs, loader, v2
 from .errors import ModelNotFound, PayloadTooLarge, install_error_handlers
 from .metrics import MetricsMiddleware, ServerMetrics
+from .openapi import document_request_bodies
 from .predictor import OUTPUT_PREDICT
 from .runtime import ModelRuntime
 from .settings import ServerSettings
@@ -64,6 +65,7 @@ def create_app(settings: ServerSettings, runtime: ModelRuntime | None = None) ->
     app.state.runtime = runtime
     app.state.metrics = metrics
     install_error_handlers(app)
+    document_request_bodies(app, name)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
 
     def check_name(model_name: str) -> None:

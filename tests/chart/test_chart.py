@@ -3,41 +3,15 @@ single source, least-privilege RBAC. (Installing it on a cluster is in tests/e2e
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
-CHART = ROOT / "charts" / "mlrollout"
-CI_VALUES = sorted((CHART / "ci").glob("*-values.yaml"))
-
-
-def _helm() -> str:
-    local = ROOT / "bin" / "helm"
-    found = str(local) if local.exists() else shutil.which("helm")
-    if found is None:
-        reason = "helm not found: `make cluster-up` builds it and links bin/helm"
-        if os.environ.get("MLROLLOUT_E2E_REQUIRED") == "1":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return found
-
-
-def helm(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([_helm(), *args], capture_output=True, text=True, timeout=60, check=False)
-
-
-def render(*args: str) -> list[dict[str, Any]]:
-    result = helm("template", "rel", str(CHART), "--namespace", "mlrollout-system", *args)
-    assert result.returncode == 0, result.stderr
-    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+from .rendering import CHART, CI_VALUES, ROOT, helm, helm_binary, render
 
 
 def test_the_chart_crd_is_the_k8s_crd() -> None:
@@ -159,7 +133,7 @@ def test_the_crd_is_kept_on_uninstall_when_asked() -> None:
 def test_the_raw_manifests_are_rendered_from_the_chart() -> None:
     """k8s/operator/ is the chart rendered by `make manifests`; a chart change must re-render."""
     result = subprocess.run(
-        [sys.executable, str(ROOT / "hack" / "render-manifests.py"), _helm(), "--check"],
+        [sys.executable, str(ROOT / "hack" / "render-manifests.py"), helm_binary(), "--check"],
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr

@@ -29,6 +29,7 @@ from .cluster import Cluster, NoTestCluster, connect, describe_namespace, wait_f
 from .mlflow_models import HostMlflow
 from .operator_process import OperatorProcess
 from .promotions import FAULTS, TIMINGS
+from .target import Target
 
 CRD = ROOT / "k8s" / "crds" / "modelpromotions.mlrollout.dev.yaml"
 
@@ -163,6 +164,12 @@ def operator(
     process.stop()
     if request.node.stash.get(_FAILED, False):
         sys.stderr.write(f"\n==== operator log ====\n{process.log_tail(80)}\n")
+
+
+@pytest.fixture
+def target(cluster: Cluster, namespace: str, operator: OperatorProcess) -> Target:
+    """The ModelPromotion `target` in the test's namespace, with its operator."""
+    return Target(cluster, namespace, operator)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -41,13 +41,14 @@ def status_of(cluster: Cluster, namespace: str, name: str) -> PromotionStatus:
 
 def wait_phase(
     cluster: Cluster, namespace: str, name: str, phase: PromotionPhase, timeout_s: float,
-    operator_log: Callable[[], str] = lambda: "",
+    operator_log: Callable[[], str] = lambda: "", poll_s: float = 1.0,
 ) -> PromotionStatus:  # fmt: skip
     """Wait for ``phase`` of the spec's version; another verdict fails at once with the state."""
     _, status = wait_for_phase(
         lambda: get(cluster, namespace, name), {phase}, timeout_s,
         explain=lambda: f"{describe_namespace(cluster, namespace)}\n"
                         f"--- operator log ---\n{operator_log()}",
+        poll_s=poll_s,
     )  # fmt: skip
     return status
 

@@ -27,9 +27,11 @@ class Target:
     def apply(self, spec: dict[str, Any]) -> None:
         apply(self.cluster, self.namespace, promotion(self.name, spec))
 
-    def wait(self, phase: PromotionPhase, timeout_s: float = 240) -> PromotionStatus:
+    def wait(
+        self, phase: PromotionPhase, timeout_s: float = 240, poll_s: float = 1.0
+    ) -> PromotionStatus:
         log = self.operator.log_tail
-        return wait_phase(self.cluster, self.namespace, self.name, phase, timeout_s, log)
+        return wait_phase(self.cluster, self.namespace, self.name, phase, timeout_s, log, poll_s)
 
     def status(self) -> PromotionStatus:
         return status_of(self.cluster, self.namespace, self.name)

@@ -96,6 +96,10 @@ INVALID = {
         _with("serving.autoscaling", {"targetCPUUtilizationPercentage": 0}),
         "spec.serving.autoscaling.targetCPUUtilizationPercentage",
     ),
+    "negative scale-down window": (
+        _with("serving.autoscaling", {"scaleDownStabilizationSeconds": -1}),
+        "spec.serving.autoscaling.scaleDownStabilizationSeconds",
+    ),
     "env entry without a name": (
         _with("serving.env", [{"value": "x"}]), "spec.serving.env[0].name"
     ),

@@ -5,75 +5,22 @@ failed request. Every case records its fault and the client's count (printed at 
 from __future__ import annotations
 
 import time
-from typing import Any
 
-import pytest
 from kubernetes import client
-from sklearn.datasets import load_breast_cancer
 
 from mlrollout.testbed.traffic import Poller
+from promotion_operator.events import Reason
 from promotion_operator.status import PromotionPhase, PromotionStatus, VersionRef
 
-from .cluster import Cluster, wait_for
+from .cluster import wait_for
+from .faults import ROWS, history, reasons, record, spec_for, start_verifying
 from .mlflow_models import HostMlflow
-from .operator_process import OperatorProcess
-from .promotions import FAULTS, base_spec
 from .target import Target
 
-ROWS = load_breast_cancer().data[:1].tolist()
 PROMOTED, VERIFYING = PromotionPhase.PROMOTED, PromotionPhase.VERIFYING
 
 
-@pytest.fixture
-def target(cluster: Cluster, namespace: str, operator: OperatorProcess) -> Target:
-    return Target(cluster, namespace, operator)
-
-
-def spec_for(
-    host_mlflow: HostMlflow, images: dict[str, str], model: str, version: str,
-    *, replicas: int = 1, verify_s: int = 6,
-) -> dict[str, Any]:  # fmt: skip
-    spec = base_spec(model, version, images["model-server"], host_mlflow.url)
-    spec["serving"]["replicas"] = replicas
-    spec["rollout"]["verification"]["durationSeconds"] = verify_s
-    return spec
-
-
-def record(fault: str, poller: Poller) -> None:
-    FAULTS[fault] = (poller.ok, len(poller.failures))
-    assert poller.failures == [], poller.failures[:5]
-    assert poller.ok > 0
-
-
-def start_verifying(
-    target: Target, host_mlflow: HostMlflow, images: dict[str, str], model: str, verify_s: int
-) -> str:
-    """A first version of ``model``, rolled out and now verifying for ``verify_s`` seconds."""
-    version = host_mlflow.register(model, "logistic_regression")
-    target.apply(spec_for(host_mlflow, images, model, version, verify_s=verify_s))
-    target.wait(VERIFYING, 120)
-    return version
-
-
-def history(status: PromotionStatus) -> list[tuple[str | None, PromotionPhase]]:
-    return [(h.version, h.outcome) for h in status.history]
-
-
-def test_the_operator_killed_while_verifying_reaches_the_same_verdict(
-    target: Target, host_mlflow: HostMlflow, images: dict[str, str], model: str
-) -> None:
-    version = start_verifying(target, host_mlflow, images, model, verify_s=20)
-    with Poller(target.url(), ROWS) as poller:
-        target.operator.kill()  # SIGKILL: its smoke load and its memory of the window die
-        time.sleep(3)
-        target.operator.start()
-        status = target.wait(PROMOTED)
-    record("operator SIGKILL while Verifying", poller)
-    assert history(status) == [(version, PROMOTED)]
-    assert host_mlflow.alias(model, "production") == version
-
-
-def test_mlflow_down_while_verifying_holds_the_promotion_until_it_is_back(
+def test_mlflow_down_through_write_back_and_an_operator_kill_holds_the_promotion_until_back(
     target: Target, host_mlflow: HostMlflow, images: dict[str, str], model: str
 ) -> None:
     version = start_verifying(target, host_mlflow, images, model, verify_s=8)
@@ -89,14 +36,17 @@ def test_mlflow_down_while_verifying_holds_the_promotion_until_it_is_back(
                 "the promotion to wait for MLflow", waiting, 90, target.operator.log_tail
             )
             assert held.phase is VERIFYING  # verified, not promoted: the alias is not written
-            time.sleep(4)
+            target.operator.kill()  # what it waits to write lives in status, not in memory
+            target.operator.start()
+            time.sleep(6)
             assert target.status().phase is VERIFYING
         finally:
             host_mlflow.start()
         status = target.wait(PROMOTED)
-    record("MLflow down during verification and write-back", poller)
+    record("MLflow down during verification and write-back, operator SIGKILL meanwhile", poller)
     assert host_mlflow.alias(model, "production") == version
     assert history(status) == [(version, PROMOTED)]
+    assert reasons(target, Reason.PROMOTED) == 1
 
 
 def test_a_serving_pod_deleted_while_verifying_does_not_fail_the_version(
@@ -158,6 +108,41 @@ def test_a_newer_version_wins_and_the_superseded_one_never_serves(
         time.sleep(3)
     record("a newer version while one is verifying", poller)
     assert target.serving_version() == good  # not the superseded, never verified version
+    assert status.serving == VersionRef(version=good)
+    assert history(status)[:2] == [(rejected, PromotionPhase.REJECTED),
+                                   (superseded, PromotionPhase.FAILED)]  # fmt: skip
+    assert host_mlflow.alias(model, "production") == good
+
+
+def test_an_alias_moved_mid_rollout_wins_and_the_version_it_left_never_serves(
+    target: Target, host_mlflow: HostMlflow, images: dict[str, str], model: str
+) -> None:
+    good, superseded, rejected = (host_mlflow.register(model, "logistic_regression")
+                                  for _ in range(3))  # fmt: skip
+    for version, approved in ((good, "1"), (superseded, "1"), (rejected, "0")):
+        host_mlflow.client.set_model_version_tag(model, version, "approved", approved)
+    host_mlflow.client.set_registered_model_alias(model, "challenger", good)
+    spec = spec_for(host_mlflow, images, model, good, replicas=2, verify_s=20)
+    spec["model"] = {"name": model, "alias": "challenger"}
+    spec["gates"] = [{"metric": "approved", "source": "tag", "op": ">=", "threshold": 1}]
+    target.apply(spec)
+    target.wait(PROMOTED)
+
+    def reaches(version: str, phase: PromotionPhase) -> PromotionStatus | None:
+        status = target.status()
+        return status if (status.candidate_version, status.phase) == (version, phase) else None
+
+    with Poller(target.url(), ROWS) as poller:
+        host_mlflow.client.set_registered_model_alias(model, "challenger", superseded)
+        wait_for("the moved alias to verify", lambda: reaches(superseded, VERIFYING), 120,
+                 target.operator.log_tail)  # fmt: skip
+        host_mlflow.client.set_registered_model_alias(model, "challenger", rejected)
+        status = wait_for("the alias's newest version to be rejected",
+                          lambda: reaches(rejected, PromotionPhase.REJECTED), 120,
+                          target.operator.log_tail)  # fmt: skip
+        time.sleep(3)
+    record("the alias moved while a version verifies", poller)
+    assert target.serving_version() == good
     assert status.serving == VersionRef(version=good)
     assert history(status)[:2] == [(rejected, PromotionPhase.REJECTED),
                                    (superseded, PromotionPhase.FAILED)]  # fmt: skip

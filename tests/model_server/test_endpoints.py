@@ -125,3 +125,19 @@ def test_pyfunc_models_serve_through_pyfunc_when_trusted(flaky_dir: Path) -> Non
         response = client.post("/predict", json={"instances": [[1.5, 0.0], [2.0, 1.0]]})
     assert response.status_code == 200
     assert response.json()["predictions"] == [3.0, 4.0]
+
+
+def test_the_openapi_document_describes_the_inference_bodies(forest_dir: Path) -> None:
+    """The handlers read raw bytes; their bodies are declared for clients and the fuzzer."""
+    with serve(forest_dir) as client:
+        document = client.get("/openapi.json").json()
+    schemas = document["components"]["schemas"]
+    for path, model in (("/predict", "PredictRequest"),
+                        ("/v2/models/{model_name}/infer", "InferenceRequest")):  # fmt: skip
+        body = document["paths"][path]["post"]["requestBody"]["content"]["application/json"]
+        assert body["schema"] == {"$ref": f"#/components/schemas/{model}"}
+        assert model in schemas
+    assert schemas["PredictRequest"]["required"] == ["instances"]
+    assert "RequestInput" in schemas  # the nested models are components, not dangling $defs
+    [name] = document["paths"]["/v2/models/{model_name}/infer"]["post"]["parameters"]
+    assert name["schema"] == {"type": "string", "enum": ["forest"]}

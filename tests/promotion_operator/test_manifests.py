@@ -7,7 +7,7 @@ from typing import Any
 
 from model_server.settings import ServerSettings
 from promotion_operator import manifests
-from promotion_operator.spec import parse_spec
+from promotion_operator.spec import ModelPromotionSpec, parse_spec
 
 from .fakes import base_spec
 
@@ -62,3 +62,21 @@ def test_two_replicas_or_more_get_a_disruption_budget() -> None:
     assert two["spec"]["selector"]["matchLabels"] == manifests.selector_labels("churn")
     assert pdb({"autoscaling": {"minReplicas": 2, "maxReplicas": 4}}) is not None
     assert pdb({"replicas": 5, "autoscaling": {"minReplicas": 1, "maxReplicas": 4}}) is None
+
+
+def scaled(autoscaling: dict[str, Any]) -> ModelPromotionSpec:
+    return parse_spec(base_spec(serving={"image": "server:1", "autoscaling": autoscaling}))
+
+
+def test_the_hpa_scales_down_after_the_window_the_spec_asks_for() -> None:
+    scaling = {"minReplicas": 1, "maxReplicas": 4, "scaleDownStabilizationSeconds": 20}
+    hpa = manifests.build_hpa("churn", "ml", scaled(scaling))
+    assert hpa is not None
+    assert hpa["spec"]["behavior"] == {"scaleDown": {"stabilizationWindowSeconds": 20}}
+    assert hpa["spec"]["maxReplicas"] == 4
+
+
+def test_without_a_window_the_hpa_keeps_kubernetes_defaults() -> None:
+    hpa = manifests.build_hpa("churn", "ml", scaled({}))
+    assert hpa is not None
+    assert "behavior" not in hpa["spec"]

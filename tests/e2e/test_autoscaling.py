@@ -1,0 +1,44 @@
+"""The HPA the operator gives a serving target scales it out under load and back in once the
+load stops, and a client polling the Service through both sees no failed request."""
+
+from __future__ import annotations
+
+import contextlib
+
+from mlrollout.testbed.traffic import Poller
+from promotion_operator.status import PromotionPhase
+
+from .cluster import wait_for
+from .faults import ROWS, record, spec_for
+from .mlflow_models import HostMlflow
+from .target import Target
+
+LOAD_CLIENTS = 4  # back-to-back requests: far above 50% of the pod's 50m CPU request
+
+
+def ready_replicas(target: Target) -> int:
+    deployment = target.cluster.apps.read_namespaced_deployment(target.name, target.namespace)
+    return int(target.cluster.json(deployment)["status"].get("readyReplicas", 0))
+
+
+def test_the_hpa_scales_out_under_load_and_in_after_it_without_a_failed_request(
+    target: Target, host_mlflow: HostMlflow, images: dict[str, str], model: str
+) -> None:
+    version = host_mlflow.register(model, "logistic_regression")
+    spec = spec_for(host_mlflow, images, model, version)
+    spec["serving"]["autoscaling"] = {
+        "minReplicas": 1, "maxReplicas": 3, "targetCPUUtilizationPercentage": 50,
+        "scaleDownStabilizationSeconds": 0,  # scale in at once, not after Kubernetes's 300 s
+    }  # fmt: skip
+    target.apply(spec)
+    target.wait(PromotionPhase.PROMOTED)
+    explain = target.operator.log_tail
+    with Poller(target.url(), ROWS, period_s=0.2) as poller:
+        with contextlib.ExitStack() as stack:
+            load = [stack.enter_context(Poller(target.url(), ROWS, period_s=0))
+                    for _ in range(LOAD_CLIENTS)]  # fmt: skip
+            wait_for("a second ready replica", lambda: ready_replicas(target) >= 2, 240, explain)
+        wait_for("the HPA to scale back to one replica", lambda: len(target.pods()) == 1, 240,
+                 explain)  # fmt: skip
+    record("HPA scale-out under load and scale-in after it", poller, *load)
+    assert target.status().phase is PromotionPhase.PROMOTED

@@ -1,0 +1,54 @@
+"""The real `python -m model_server` process for tests: start it, wait for it, talk to it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from typing import IO, Any
+
+import orjson
+
+
+def get(url: str) -> tuple[int, Any]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            return resp.status, orjson.loads(resp.read())
+    except urllib.error.HTTPError as err:
+        return err.code, orjson.loads(err.read())
+
+
+def post(url: str, body: Any) -> tuple[int, Any]:
+    data = orjson.dumps(body)
+    req = urllib.request.Request(url, data=data, headers={"content-type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, orjson.loads(resp.read())
+    except urllib.error.HTTPError as err:
+        return err.code, orjson.loads(err.read())
+
+
+def start_server(env: dict[str, str], log: IO[bytes] | None = None) -> subprocess.Popen[bytes]:
+    """The server with ``env``; its output piped (read it once it exits) or into ``log``."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "model_server"],
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE if log is None else log,
+        stderr=subprocess.STDOUT,
+    )
+
+
+def wait_ready(base: str, process: subprocess.Popen[bytes], timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.stdout.read().decode() if process.stdout else ""
+        try:
+            if get(f"{base}/v2/health/ready")[0] == 200:
+                return
+        except (urllib.error.URLError, ConnectionError):
+            pass
+        time.sleep(0.1)
+    raise AssertionError("server never became ready")

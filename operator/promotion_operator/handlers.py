@@ -12,6 +12,7 @@ from typing import Any
 import kopf
 from kubernetes import config
 
+from . import discovery
 from .settings import OperatorSettings
 from .spec import GROUP, PLURAL, VERSION
 from .wiring import OperatorContext, build_context
@@ -21,7 +22,7 @@ RESOURCE = (GROUP, VERSION, PLURAL)
 
 
 @kopf.on.startup()
-def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     """All framework tuning in one place, and the shared clients put in `memo`."""
     # No handler needs a finalizer; naming ours lets kopf remove it from resources that an
     # older version of this operator (with a kopf timer) put it on.
@@ -36,6 +37,12 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
         config.load_incluster_config()  # type: ignore[no-untyped-call]
     except config.ConfigException:
         config.load_kube_config()  # type: ignore[no-untyped-call]
+    if discovery.exact_names(SETTINGS.namespaces):
+        settings.scanning.disabled = True  # no namespace listing: see discovery.py
+        try:
+            await discovery.wait_until_served(SETTINGS.crd_wait_seconds)
+        except discovery.CrdNotServed as exc:
+            raise kopf.PermanentError(str(exc)) from None
     context = build_context(SETTINGS)
     if SETTINGS.metrics_port:
         context.metrics.serve(SETTINGS.metrics_port)

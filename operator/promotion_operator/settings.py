@@ -30,6 +30,10 @@ class OperatorSettings(BaseSettings):
     kubernetes_timeout_seconds: float = Field(
         default=30.0, gt=0, description="Timeout of one Kubernetes API call (not the watches)."
     )
+    crd_wait_seconds: float = Field(
+        default=120.0, gt=0,
+        description="How long a namespaced operator waits at start-up for its CRD to be served.",
+    )  # fmt: skip
     metrics_port: int = Field(
         default=9090, ge=0, le=65535, description="Prometheus metrics port; 0 turns it off."
     )

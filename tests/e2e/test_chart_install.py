@@ -122,6 +122,11 @@ def test_helm_install_promote_upgrade_uninstall(
     explain = lambda: describe_namespace(cluster, namespace)  # noqa: E731
     wait_phase(cluster, namespace, "target", PromotionPhase.PROMOTED, 240, explain)
     assert host_mlflow.alias(model, "production") == version
+    # Its RBAC is what it needs, and it asks for nothing else (a namespaced kopf once retried a
+    # refused namespace list for 54 s before it watched anything).
+    logs = cluster.kube.kubectl("logs", "-n", namespace, f"deploy/{release}-mlrollout-operator")
+    assert logs.returncode == 0, logs.stderr
+    assert "forbidden" not in logs.stdout.lower(), logs.stdout[-3000:]
 
     # An upgrade with changed values replaces the operator and loses no ModelPromotion.
     before = _operator_pod(cluster, namespace, release)

@@ -14,7 +14,17 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "operator" / "promotion_operator"
-ADAPTERS = {"handlers", "wiring", "driver", "credentials", "cluster", "live", "metrics", "__main__"}
+ADAPTERS = {
+    "handlers",
+    "wiring",
+    "driver",
+    "credentials",
+    "cluster",
+    "live",
+    "metrics",
+    "discovery",
+    "__main__",
+}
 # The registry client is an adapter too, but its errors and value types are part of the ports.
 CORE = {p.stem for p in PACKAGE.glob("*.py")} - ADAPTERS - {"__init__", "registry"}
 IO_LIBRARIES = {"kopf", "kubernetes", "httpx", "prometheus_client"}

@@ -22,6 +22,7 @@ from .spec import GROUP, PLURAL
 log = logging.getLogger(__name__)
 CRD_NAME = f"{PLURAL}.{GROUP}"
 GLOB_CHARACTERS = frozenset("*?[!")
+REQUEST_TIMEOUT_S = 10
 
 
 def exact_names(namespaces: Collection[str]) -> bool:
@@ -34,13 +35,14 @@ class CrdNotServed(Exception):
 
 
 def _established() -> bool:
+    api = client.ApiextensionsV1Api()
     try:
-        crd = client.ApiextensionsV1Api().read_custom_resource_definition(CRD_NAME)
+        crd = api.read_custom_resource_definition(CRD_NAME, _request_timeout=REQUEST_TIMEOUT_S)
     except ApiException as exc:
         if exc.status == 404:
             return False
         raise
-    conditions = crd.status.conditions or [] if crd.status else []
+    conditions = (crd.status.conditions if crd.status else None) or []
     return any(c.type == "Established" and c.status == "True" for c in conditions)
 
 

@@ -4,6 +4,7 @@ Service through the fault (its counts are printed at the end), and the crashes i
 from __future__ import annotations
 
 import subprocess
+import time
 from typing import Any
 
 import pytest
@@ -48,6 +49,24 @@ def start_verifying(
     target.apply(spec_for(host_mlflow, images, model, version, verify_s=verify_s))
     target.wait(PromotionPhase.VERIFYING, 120)
     return version
+
+
+def promote_good(
+    target: Target, host_mlflow: HostMlflow, images: dict[str, str], model: str
+) -> str:
+    """A known-good version of ``model``, promoted and serving on two replicas."""
+    good = host_mlflow.register(model, "logistic_regression")
+    target.apply(spec_for(host_mlflow, images, model, good, replicas=2))
+    target.wait(PromotionPhase.PROMOTED)
+    return good
+
+
+def kill_and_restart(target: Target) -> None:
+    """SIGKILL the operator (no shutdown handlers, no last status write; its smoke load and its
+    memory die) and start another."""
+    target.operator.kill()
+    time.sleep(3)
+    target.operator.start()
 
 
 def history(status: PromotionStatus) -> list[tuple[str | None, PromotionPhase]]:

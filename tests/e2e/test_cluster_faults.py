@@ -7,7 +7,7 @@ from __future__ import annotations
 from mlrollout.testbed.traffic import Poller
 from promotion_operator.status import PromotionPhase
 
-from .faults import ROWS, crash_and_restart, history, record, spec_for
+from .faults import ROWS, crash_and_restart, history, promote_good, record, spec_for
 from .mlflow_models import HostMlflow
 from .target import Target
 
@@ -17,10 +17,8 @@ PROMOTED = PromotionPhase.PROMOTED
 def test_the_api_server_crashing_mid_rollout_delays_the_promotion_only(
     target: Target, host_mlflow: HostMlflow, images: dict[str, str], model: str
 ) -> None:
-    good = host_mlflow.register(model, "logistic_regression")
+    good = promote_good(target, host_mlflow, images, model)
     candidate = host_mlflow.register(model, "random_forest")
-    target.apply(spec_for(host_mlflow, images, model, good, replicas=2))
-    target.wait(PROMOTED)
     spec = spec_for(host_mlflow, images, model, candidate, replicas=2)
     spec["rollout"]["progressDeadlineSeconds"] = 300  # the node's pods lag the API's return
     with Poller(target.url(), ROWS) as poller:

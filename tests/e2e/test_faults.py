@@ -13,7 +13,16 @@ from promotion_operator.events import Reason
 from promotion_operator.status import PromotionPhase, PromotionStatus, VersionRef
 
 from .cluster import wait_for
-from .faults import ROWS, history, reasons, record, spec_for, start_verifying
+from .faults import (
+    ROWS,
+    history,
+    kill_and_restart,
+    promote_good,
+    reasons,
+    record,
+    spec_for,
+    start_verifying,
+)
 from .mlflow_models import HostMlflow
 from .target import Target
 
@@ -36,8 +45,7 @@ def test_mlflow_down_through_write_back_and_an_operator_kill_holds_the_promotion
                 "the promotion to wait for MLflow", waiting, 90, target.operator.log_tail
             )
             assert held.phase is VERIFYING  # verified, not promoted: the alias is not written
-            target.operator.kill()  # what it waits to write lives in status, not in memory
-            target.operator.start()
+            kill_and_restart(target)  # what it waits to write lives in status, not in memory
             time.sleep(6)
             assert target.status().phase is VERIFYING
         finally:
@@ -52,10 +60,8 @@ def test_mlflow_down_through_write_back_and_an_operator_kill_holds_the_promotion
 def test_a_serving_pod_deleted_while_verifying_does_not_fail_the_version(
     target: Target, host_mlflow: HostMlflow, images: dict[str, str], model: str
 ) -> None:
-    good = host_mlflow.register(model, "logistic_regression")
+    promote_good(target, host_mlflow, images, model)
     candidate = host_mlflow.register(model, "random_forest")
-    target.apply(spec_for(host_mlflow, images, model, good, replicas=2))
-    target.wait(PROMOTED)
     target.apply(spec_for(host_mlflow, images, model, candidate, replicas=2, verify_s=20))
     target.wait(VERIFYING, 120)
     with Poller(target.url(), ROWS) as poller:
@@ -91,11 +97,9 @@ def test_evictions_never_take_every_replica(
 def test_a_newer_version_wins_and_the_superseded_one_never_serves(
     target: Target, host_mlflow: HostMlflow, images: dict[str, str], model: str
 ) -> None:
-    good = host_mlflow.register(model, "logistic_regression")
+    good = promote_good(target, host_mlflow, images, model)
     superseded = host_mlflow.register(model, "random_forest")
     rejected = host_mlflow.register(model, "xgboost")
-    target.apply(spec_for(host_mlflow, images, model, good, replicas=2))
-    target.wait(PROMOTED)
     with Poller(target.url(), ROWS) as poller:
         target.apply(spec_for(host_mlflow, images, model, superseded, replicas=2,
                               verify_s=30))  # fmt: skip

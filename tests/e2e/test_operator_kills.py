@@ -11,34 +11,26 @@ from promotion_operator.events import Reason
 from promotion_operator.status import PromotionPhase, PromotionStatus
 
 from .cluster import wait_for
-from .faults import ROWS, history, reasons, record, spec_for, start_verifying
+from .faults import (
+    ROWS,
+    history,
+    kill_and_restart,
+    promote_good,
+    reasons,
+    record,
+    spec_for,
+    start_verifying,
+)
 from .mlflow_models import HostMlflow
 from .target import Target
 
 PROMOTED = PromotionPhase.PROMOTED
 
 
-def kill_and_restart(target: Target) -> None:
-    """SIGKILL: no shutdown handlers, no last status write; its smoke load and memory die."""
-    target.operator.kill()
-    time.sleep(3)
-    target.operator.start()
-
-
-def promote_first(
-    target: Target, host_mlflow: HostMlflow, images: dict[str, str], model: str
-) -> str:
-    """A known-good version serving on two replicas."""
-    good = host_mlflow.register(model, "logistic_regression")
-    target.apply(spec_for(host_mlflow, images, model, good, replicas=2))
-    target.wait(PROMOTED)
-    return good
-
-
 def test_killed_while_evaluating_with_mlflow_down_rolls_out_nothing_until_it_is_back(
     target: Target, host_mlflow: HostMlflow, images: dict[str, str], model: str
 ) -> None:
-    good = promote_first(target, host_mlflow, images, model)
+    good = promote_good(target, host_mlflow, images, model)
     candidate = host_mlflow.register(model, "random_forest")
     with Poller(target.url(), ROWS) as poller:
         host_mlflow.stop()
@@ -68,7 +60,7 @@ def test_killed_while_evaluating_with_mlflow_down_rolls_out_nothing_until_it_is_
 def test_killed_while_rolling_out_reaches_the_same_verdict(
     target: Target, host_mlflow: HostMlflow, images: dict[str, str], model: str
 ) -> None:
-    good = promote_first(target, host_mlflow, images, model)
+    good = promote_good(target, host_mlflow, images, model)
     candidate = host_mlflow.register(model, "random_forest")
     with Poller(target.url(), ROWS) as poller:
         target.apply(spec_for(host_mlflow, images, model, candidate, replicas=2))
@@ -98,7 +90,7 @@ def test_killed_while_verifying_reaches_the_same_verdict(
 def test_killed_while_rolling_back_finishes_the_rollback(
     target: Target, host_mlflow: HostMlflow, images: dict[str, str], model: str
 ) -> None:
-    good = promote_first(target, host_mlflow, images, model)
+    good = promote_good(target, host_mlflow, images, model)
     candidate = host_mlflow.register(model, "random_forest")
     spec = spec_for(host_mlflow, images, model, candidate, replicas=2)
     impossible = {"metric": "latency_p95_ms", "op": "<=", "threshold": 0.001}

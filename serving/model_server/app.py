@@ -13,6 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from . import __doc__ as package_doc
 from . import inputs, loader, v2
+from .admission import AdmissionMiddleware, Admitted
 from .errors import ModelNotFound, PayloadTooLarge, install_error_handlers
 from .metrics import MetricsMiddleware, ServerMetrics
 from .openapi import document_request_bodies
@@ -42,6 +43,17 @@ async def read_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
+def _add_middleware(app: FastAPI, settings: ServerSettings, metrics: ServerMetrics) -> None:
+    # Added last runs first: the metrics see shed requests too.
+    admitted = Admitted()
+    metrics.admitted.set_function(lambda: admitted.count)
+    app.add_middleware(
+        AdmissionMiddleware, limit=settings.max_pending_requests,
+        retry_after_s=settings.retry_after_seconds, admitted=admitted, shed=metrics.shed,
+    )  # fmt: skip
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+
+
 def create_app(settings: ServerSettings, runtime: ModelRuntime | None = None) -> FastAPI:
     metrics = runtime.metrics if runtime is not None else ServerMetrics()
     runtime = runtime or ModelRuntime(settings, metrics)
@@ -66,7 +78,7 @@ def create_app(settings: ServerSettings, runtime: ModelRuntime | None = None) ->
     app.state.metrics = metrics
     install_error_handlers(app)
     document_request_bodies(app, name)
-    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    _add_middleware(app, settings, metrics)
 
     def check_name(model_name: str) -> None:
         if model_name != name:

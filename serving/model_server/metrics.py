@@ -12,6 +12,8 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .admission import ROUTE_TEMPLATE_KEY
+
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
 _UNMONITORED_PREFIXES = ("/v2/health/", "/metrics")
 
@@ -28,6 +30,15 @@ class ServerMetrics:
         self.latency = Histogram(
             f"{prefix}_request_duration_seconds", "Request latency by route template and method.",
             ["route", "method"], buckets=LATENCY_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.shed = Counter(
+            f"{prefix}_shed_requests",
+            "Inference requests refused with 503 for overload.",
+            registry=r,
+        )
+        self.admitted = Gauge(
+            f"{prefix}_admitted_requests",
+            "Inference requests admitted now (in flight plus queued).", registry=r,
         )  # fmt: skip
         self.rows = Counter(f"{prefix}_inference_rows", "Rows predicted.", registry=r)
         self.batch_rows = Histogram(
@@ -72,7 +83,7 @@ class MetricsMiddleware:
             await self.app(scope, receive, send_with_status)
         finally:
             route: Any = scope.get("route")
-            template = getattr(route, "path", "unmatched")
+            template = getattr(route, "path", None) or scope.get(ROUTE_TEMPLATE_KEY, "unmatched")
             method = scope["method"]
             self.metrics.requests.labels(template, method, str(status)).inc()
             self.metrics.latency.labels(template, method).observe(time.perf_counter() - start)

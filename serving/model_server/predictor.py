@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from . import forest
+from . import booster, forest
 from .inputs import FloatArray, InputSpec
 from .loader import LoadedModel
 
@@ -51,11 +51,14 @@ def build(loaded: LoadedModel, use_fast_path: bool = True) -> Predictor:
         calls = {OUTPUT_PREDICT: lambda m: model.predict(frame(m))}
         if hasattr(model, "predict_proba"):
             calls[OUTPUT_PROBA] = lambda m: model.predict_proba(frame(m))
+    fast: forest.ForestProba | booster.BoosterProba | None = None
     fast_path = "none"
     if use_fast_path and loaded.flavor == "sklearn" and forest.supports(model):
-        fast = forest.ForestProba(model)
+        fast_path, fast = "forest-packed", forest.ForestProba(model)
+    elif use_fast_path and loaded.flavor == "xgboost" and booster.supports(model):
+        fast_path, fast = "xgboost-inplace", booster.BoosterProba(model)
+    if fast is not None:
         calls = {OUTPUT_PREDICT: fast.predict, OUTPUT_PROBA: fast}
-        fast_path = "forest-direct"
     return Predictor(loaded, spec, tuple(calls), calls, fast_path)
 
 
@@ -134,10 +137,20 @@ def example_matrix(predictor: Predictor) -> FloatArray:
     return np.zeros((1, spec.n_features), dtype=np.float64)
 
 
+def verification_rows(rows: FloatArray, count: int = 256) -> FloatArray:
+    """``rows`` and jittered copies of them (fixed seed): more split paths than the example's."""
+    generator = np.random.default_rng(0)
+    picked = rows[generator.integers(0, rows.shape[0], count)]
+    jitter = generator.normal(1.0, 0.1, picked.shape) + generator.normal(0.0, 0.1, picked.shape)
+    finite = np.isfinite(picked)  # a missing value stays missing
+    return np.concatenate([rows, np.where(finite, picked * jitter, picked)])
+
+
 def verify_fast_path(predictor: Predictor, rows: FloatArray) -> Predictor:
     """Keep the fast path only if it reproduces the model's own predictions on ``rows``."""
     if predictor.fast_path == "none":
         return predictor
+    rows = verification_rows(rows)
     reference = build(predictor.loaded, use_fast_path=False)
     same = np.array_equal(
         predictor.predict(rows, OUTPUT_PROBA), reference.predict(rows, OUTPUT_PROBA)

@@ -46,6 +46,16 @@ class ServerSettings(BaseSettings):
         description="Concurrent requests are micro-batched into one predict call of at most this "
         "many rows. 1 turns micro-batching off.",
     )
+    max_pending_requests: int = Field(
+        default=128,
+        ge=1,
+        description="Inference requests admitted at once (in flight plus queued); more are "
+        "answered 503 with Retry-After at once instead of queueing without bound. Health and "
+        "metrics are never refused, so an overloaded pod stays Ready.",
+    )
+    retry_after_seconds: int = Field(
+        default=1, ge=0, description="The Retry-After header of a shed (503) request."
+    )
     inference_threads: int = Field(
         default=1,
         ge=1,

@@ -8,7 +8,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
-import pytest
 
 from model_server.batching import MicroBatcher
 
@@ -78,31 +77,6 @@ def test_max_rows_one_calls_the_model_per_request() -> None:
     results = asyncio.run(run_concurrently(model, requests, max_rows=1))
     assert model.calls == [1, 1, 1, 1]
     assert [float(r[0]) for r in results] == [0.0, 10.0, 20.0, 30.0]
-
-
-@pytest.mark.parametrize("n_jobs", [1, -1])
-def test_forest_fast_path_is_bit_identical(n_jobs: int) -> None:
-    from model_server.forest import ForestProba, supports
-
-    from . import models
-
-    data = models.breast_cancer()
-    forest = models.random_forest(data, n_jobs=n_jobs, n_estimators=30)
-    assert supports(forest)
-    fast = ForestProba(forest)
-    matrix = data.features.to_numpy()
-    assert np.array_equal(fast(matrix), forest.predict_proba(data.features))
-    assert np.array_equal(fast.predict(matrix), forest.predict(data.features))
-
-
-def test_fast_path_is_only_for_plain_forests() -> None:
-    from model_server.forest import supports
-
-    from . import models
-
-    data = models.breast_cancer()
-    assert not supports(models.logistic_pipeline(data))
-    assert not supports(models.xgboost_classifier(data))
 
 
 def test_loader_overrides_n_jobs_unless_told_not_to(forest_dir: Any, tmp_path: Any) -> None:

@@ -103,7 +103,7 @@ def test_metrics_count_inference_but_not_health(forest_dir: Path, data: models.D
     assert 'requests_total{method="POST",route="/predict",status="400"} 1.0' in text
     assert "/v2/health" not in text
     assert "mlrollout_model_server_inference_rows_total 2.0" in text
-    assert 'model_info{fast_path="forest-direct",flavor="sklearn",name="forest"' in text
+    assert 'model_info{fast_path="forest-packed",flavor="sklearn",name="forest"' in text
     assert "mlrollout_model_server_model_ready 1.0" in text
     assert "mlrollout_model_server_model_load_seconds " in text
 

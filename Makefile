@@ -74,6 +74,10 @@ mlflow: $(INSTALLED) ## A local MLflow tracking server + UI on the local store (
 bench: $(INSTALLED) ## Benchmarks (figures as ratios against a reference from the same run)
 	$(BIN)/python -m bench.serving_throughput
 
+.PHONY: bench-serving
+bench-serving: $(INSTALLED) ## Ours vs MLServer vs mlflow models serve, one run (ARGS=--quick: ~5 min)
+	$(BIN)/python -m bench.serving $(ARGS)
+
 .PHONY: chart-crd
 chart-crd: ## Copy the CRD (k8s/crds/, the one source) into the Helm chart
 	cp k8s/crds/modelpromotions.mlrollout.dev.yaml charts/mlrollout/files/

@@ -32,6 +32,9 @@ if [[ $want == all ]]; then
   pins=$("${BENCH_PYTHON:-$python}" -c '
 import sklearn, xgboost, mlflow
 print(f"scikit-learn=={sklearn.__version__} xgboost=={xgboost.__version__} mlflow=={mlflow.__version__}")')
+  # uvloop >= 0.22 raises in asyncio.get_event_loop() without a running loop, and MLServer's
+  # parallel inference workers call exactly that at start: they die and the model never loads.
+  pins+=" uvloop==0.21.0"
   key=$(printf '%s' "$pins" | sha256sum | cut -c1-8)
   venv="$CACHE_ROOT/mlserver-$MLSERVER_VERSION-$py-$key"
   if [[ ! -x "$venv/.installed" ]]; then

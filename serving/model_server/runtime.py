@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import gc
 import logging
 import tempfile
 import time
@@ -99,6 +100,11 @@ class ModelRuntime:
         self.state, self.reason = State.READY, "model loaded and warmed up"
         self.metrics.load_seconds.set(seconds)
         self.metrics.ready.set(1)
+        # Everything loaded so far (mlflow, pandas, scikit-learn, the model: ~10^6 objects) lives
+        # as long as the process. Left in the collected generations, each full collection walks
+        # all of it: a pause of ~100 ms every few thousand requests, the p99 under load.
+        gc.collect()
+        gc.freeze()
         self.metrics.info.labels(
             source.name, source.version, ready.loaded.flavor, source.uri, ready.fast_path
         ).set(1)

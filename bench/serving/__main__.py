@@ -1,0 +1,171 @@
+"""`make bench-serving`: the same models served by ours, MLServer and `mlflow models serve`.
+
+One invocation measures, one server after the other on the same machine with the same native
+load generator (wrk): concurrency 1, 8, 32 and 64, 1- and 32-row requests, a warm-up, each point
+`--repeats` times. Then the in-process limit (no HTTP), the generator's own ceiling against a
+minimal responder, and our server past saturation (load shedding). Headline figures are ratios
+from this run. Writes bench/results/serving-<time>.{json,png}.
+
+Run: `make bench-serving` (about 25 minutes), `make bench-serving ARGS=--quick` (~5 minutes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from mlrollout.tracking_server import free_port
+
+from . import inprocess, loadgen, models, overload, report
+from .servers import SERVERS, Running, running
+
+RESULTS = Path("bench/results")
+HACK = Path(__file__).resolve().parents[2] / "hack"
+
+
+def _args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--servers", default="ours,mlserver,mlserver-tuned,mlflow")
+    parser.add_argument("--models", default="forest,xgboost")
+    parser.add_argument("--connections", default="1,8,32,64")
+    parser.add_argument("--rows", default="1,32", help="rows per request")
+    parser.add_argument("--seconds", type=float, default=5.0, help="per point, after warm-up")
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--overload-seconds", type=float, default=10.0)
+    parser.add_argument("--quick", action="store_true", help="forest only, 2 s points, once")
+    parser.add_argument(
+        "--smoke", action="store_true", help="a seconds-long run of every code path (for tests)"
+    )
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    if args.quick:
+        args.models, args.seconds, args.repeats, args.overload_seconds = "forest", 2.0, 1, 4.0
+    if args.smoke:
+        args.servers, args.models, args.connections, args.rows = "ours", "forest", "1,8", "1,32"
+        args.seconds, args.repeats, args.overload_seconds = 1.0, 1, 1.0
+    return args
+
+
+def _tools(servers: list[str]) -> dict[str, str]:
+    """wrk, vegeta and (when MLServer is measured) its virtualenv, installed or cached."""
+    which = "all" if any(s.startswith("mlserver") for s in servers) else "load"
+    out = subprocess.run([str(HACK / "bench-tools.sh"), which], capture_output=True, text=True,
+                         check=False)  # fmt: skip
+    sys.stderr.write(out.stderr)
+    if out.returncode:
+        raise SystemExit("hack/bench-tools.sh failed (see above)")
+    return dict(line.split("=", 1) for line in out.stdout.split())
+
+
+def _mean_batch_rows(metrics: str) -> tuple[float, float]:
+    total = re.search(r"^mlrollout_model_server_batch_rows_sum ([0-9.e+]+)", metrics, re.M)
+    count = re.search(r"^mlrollout_model_server_batch_rows_count ([0-9.e+]+)", metrics, re.M)
+    return (float(total.group(1)) if total else 0.0, float(count.group(1)) if count else 0.0)
+
+
+def _point(
+    run: Running, url: str, body: bytes, connections: int, args: argparse.Namespace, ours: bool
+) -> dict[str, Any]:
+    results, batches = [], []
+    for _ in range(args.repeats):
+        before = _mean_batch_rows(run.metrics()) if ours else (0.0, 0.0)
+        results.append(loadgen.wrk(url, body, connections, args.seconds))
+        if ours:
+            after = _mean_batch_rows(run.metrics())
+            calls = after[1] - before[1]
+            batches.append((after[0] - before[0]) / calls if calls else 0.0)
+    keys = ("p50_ms", "p95_ms", "p99_ms", "max_ms")
+    point: dict[str, Any] = {k: statistics.mean(getattr(r, k) for r in results) for k in keys}
+    point.update(
+        connections=connections, rps=statistics.mean(r.rps for r in results),
+        errors=sum(r.errors for r in results), runs=[r.as_dict() for r in results],
+        rss_mb=run.rss_mb(), mean_batch_rows=statistics.mean(batches) if batches else None,
+    )  # fmt: skip
+    return point
+
+
+def _serve_all(args: argparse.Namespace, tools: dict[str, str], tmp: Path) -> dict[str, Any]:
+    points: list[dict[str, Any]] = []
+    limits: dict[str, Any] = {}
+    overloads: dict[str, Any] = {}
+    connections = [int(c) for c in args.connections.split(",")]
+    sizes = [int(r) for r in args.rows.split(",")]
+    for name in args.models.split(","):
+        print(f"\n== {name}: training and saving", flush=True)
+        model = models.build(name, tmp)
+        limits[name] = inprocess.measure(model, 0.05 if args.smoke else 0.5)
+        for key in args.servers.split(","):
+            server = SERVERS[key]
+            print(f"-- {server.label}: starting", flush=True)
+            log = args.out / f"{key}-{name}.log"
+            with running(server, model, Path(tools.get("MLSERVER", "x")).parent, log) as run:
+                url = run.base + server.path(model)
+                for rows in sizes:
+                    body = server.body(model, rows)
+                    loadgen.wrk(url, body, 8, 1)  # warm-up
+                    for conns in connections:
+                        point = _point(run, url, body, conns, args, key == "ours")
+                        point.update(model=name, rows=rows, server=server.label)
+                        points.append(point)
+                        print(f"   {rows:>2} rows, {conns:>2} conns: {point['rps']:>8,.0f} "
+                              f"req/s p99 {point['p99_ms']:8.2f} ms errors {point['errors']}",
+                              flush=True)  # fmt: skip
+                if key == "ours" and name == "forest":
+                    body = server.body(model, 1)
+                    capacity = max(p["rps"] for p in points if p["server"] == server.label
+                                   and p["rows"] == 1)  # fmt: skip
+                    overloads[name] = overload.measure(
+                        run, url, body, tools["VEGETA"], capacity, args.overload_seconds
+                    )
+    return {"points": points, "in_process": limits, "overload": overloads}
+
+
+def _ceilings(args: argparse.Namespace, body: bytes) -> dict[str, Any]:
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "bench.serving.trivial", str(port)])
+    try:
+        time.sleep(1.0)
+        result = loadgen.wrk(f"http://127.0.0.1:{port}/", body, 32, args.seconds)
+    finally:
+        proc.terminate()
+        proc.wait()
+    return {"trivial_responder_32_connections": result.as_dict()}
+
+
+def main() -> None:
+    args = _args()
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # 512-worker overload, inherited
+    servers = args.servers.split(",")
+    tools = _tools(servers)
+    args.out.mkdir(parents=True, exist_ok=True)
+    info = report.machine()
+    report.print_machine(info)
+    with tempfile.TemporaryDirectory() as tmp:
+        results = _serve_all(args, tools, Path(tmp))
+    results["ceilings"] = _ceilings(args, b'{"inputs": []}')
+    results["machine"] = info
+    results["settings"] = {k: str(v) for k, v in vars(args).items()}
+    from .summary import headline, print_all
+
+    results["headline"] = headline(results)
+    print_all(results)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    report.write_json(args.out / f"serving-{stamp}.json", results)
+    report.plot(args.out / f"serving-{stamp}.png", results["points"])
+    print(f"\nwrote {args.out}/serving-{stamp}.json and .png")
+    failed = sum(p["errors"] for p in results["points"])
+    if failed:
+        raise SystemExit(f"{failed} requests failed during the closed-loop points")
+
+
+if __name__ == "__main__":
+    main()

@@ -78,6 +78,10 @@ bench: $(INSTALLED) ## Benchmarks (figures as ratios against a reference from th
 bench-serving: $(INSTALLED) ## Ours vs MLServer vs mlflow models serve, one run (ARGS=--quick: ~5 min)
 	$(BIN)/python -m bench.serving $(ARGS)
 
+.PHONY: load
+load: $(INSTALLED) ## Staged open-loop ramp with p95/error thresholds (ARGS=--url http://... for a running one)
+	$(BIN)/python -m tests.load.run $(ARGS)
+
 .PHONY: chart-crd
 chart-crd: ## Copy the CRD (k8s/crds/, the one source) into the Helm chart
 	cp k8s/crds/modelpromotions.mlrollout.dev.yaml charts/mlrollout/files/

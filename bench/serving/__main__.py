@@ -12,6 +12,7 @@ Run: `make bench-serving` (about 25 minutes), `make bench-serving ARGS=--quick` 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import re
 import resource
 import statistics
@@ -26,9 +27,9 @@ from mlrollout.tracking_server import free_port
 
 from . import inprocess, loadgen, models, overload, report
 from .servers import SERVERS, Running, running
+from .tools import bench_tools
 
 RESULTS = Path("bench/results")
-HACK = Path(__file__).resolve().parents[2] / "hack"
 
 
 def _args() -> argparse.Namespace:
@@ -52,17 +53,6 @@ def _args() -> argparse.Namespace:
         args.servers, args.models, args.connections, args.rows = "ours", "forest", "1,8", "1,32"
         args.seconds, args.repeats, args.overload_seconds = 1.0, 1, 1.0
     return args
-
-
-def _tools(servers: list[str]) -> dict[str, str]:
-    """wrk, vegeta and (when MLServer is measured) its virtualenv, installed or cached."""
-    which = "all" if any(s.startswith("mlserver") for s in servers) else "load"
-    out = subprocess.run([str(HACK / "bench-tools.sh"), which], capture_output=True, text=True,
-                         check=False)  # fmt: skip
-    sys.stderr.write(out.stderr)
-    if out.returncode:
-        raise SystemExit("hack/bench-tools.sh failed (see above)")
-    return dict(line.split("=", 1) for line in out.stdout.split())
 
 
 def _mean_batch_rows(metrics: str) -> tuple[float, float]:
@@ -96,6 +86,7 @@ def _serve_all(args: argparse.Namespace, tools: dict[str, str], tmp: Path) -> di
     points: list[dict[str, Any]] = []
     limits: dict[str, Any] = {}
     overloads: dict[str, Any] = {}
+    failures: list[str] = []
     connections = [int(c) for c in args.connections.split(",")]
     sizes = [int(r) for r in args.rows.split(",")]
     for name in args.models.split(","):
@@ -106,7 +97,14 @@ def _serve_all(args: argparse.Namespace, tools: dict[str, str], tmp: Path) -> di
             server = SERVERS[key]
             print(f"-- {server.label}: starting", flush=True)
             log = args.out / f"{key}-{name}.log"
-            with running(server, model, Path(tools.get("MLSERVER", "x")).parent, log) as run:
+            with contextlib.ExitStack() as stack:
+                try:
+                    tools_dir = Path(tools.get("MLSERVER", "x")).parent
+                    run = stack.enter_context(running(server, model, tools_dir, log))
+                except SystemExit as exc:  # a server that will not start does not void the rest
+                    print(f"   skipped: {exc}", flush=True)
+                    failures.append(f"{server.label} ({name}): {exc}")
+                    continue
                 url = run.base + server.path(model)
                 for rows in sizes:
                     body = server.body(model, rows)
@@ -125,7 +123,7 @@ def _serve_all(args: argparse.Namespace, tools: dict[str, str], tmp: Path) -> di
                     overloads[name] = overload.measure(
                         run, url, body, tools["VEGETA"], capacity, args.overload_seconds
                     )
-    return {"points": points, "in_process": limits, "overload": overloads}
+    return {"points": points, "in_process": limits, "overload": overloads, "failures": failures}
 
 
 def _ceilings(args: argparse.Namespace, body: bytes) -> dict[str, Any]:
@@ -145,7 +143,7 @@ def main() -> None:
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # 512-worker overload, inherited
     servers = args.servers.split(",")
-    tools = _tools(servers)
+    tools = bench_tools(any(s.startswith("mlserver") for s in servers))
     args.out.mkdir(parents=True, exist_ok=True)
     info = report.machine()
     report.print_machine(info)
@@ -162,6 +160,8 @@ def main() -> None:
     report.write_json(args.out / f"serving-{stamp}.json", results)
     report.plot(args.out / f"serving-{stamp}.png", results["points"])
     print(f"\nwrote {args.out}/serving-{stamp}.json and .png")
+    if results["failures"]:
+        raise SystemExit("servers that did not start: " + "; ".join(results["failures"]))
     failed = sum(p["errors"] for p in results["points"])
     if failed:
         raise SystemExit(f"{failed} requests failed during the closed-loop points")

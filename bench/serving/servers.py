@@ -87,7 +87,9 @@ def _mlflow(model: BenchModel, port: int, _: Path) -> tuple[list[str], dict[str,
     mlflow = Path(sys.executable).with_name("mlflow")
     argv = [str(mlflow), "models", "serve", "-m", str(model.mlflow_dir), "--env-manager",
             "local", "-h", "127.0.0.1", "-p", str(port), "-w", "1"]  # fmt: skip
-    return argv, {}, Path.cwd()
+    # It starts `uvicorn` from the PATH: the one beside this interpreter.
+    path = f"{mlflow.parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    return argv, {"PATH": path}, Path.cwd()
 
 
 OURS = Server("ours", lambda m: f"/v2/models/{m.name}/infer", v2_body, _ours,

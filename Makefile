@@ -78,6 +78,10 @@ bench: $(INSTALLED) ## Benchmarks (figures as ratios against a reference from th
 bench-serving: $(INSTALLED) ## Ours vs MLServer vs mlflow models serve, one run (ARGS=--quick: ~5 min)
 	$(BIN)/python -m bench.serving $(ARGS)
 
+.PHONY: bench-operator
+bench-operator: $(INSTALLED) ## N ModelPromotions at once on the test cluster (make cluster-up first; ARGS=--smoke)
+	$(BIN)/python -m bench.operator $(ARGS)
+
 .PHONY: load
 load: $(INSTALLED) ## Staged open-loop ramp with p95/error thresholds (ARGS=--url http://... for a running one)
 	$(BIN)/python -m tests.load.run $(ARGS)

@@ -9,7 +9,9 @@ from a wrong spec.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
 
 import httpx
@@ -57,20 +59,58 @@ class Run:
     tags: dict[str, str]
 
 
+class SharedHttp:
+    """One HTTP client for every Registry of a process, at most ``slots`` requests at a time.
+
+    It keeps no cookies: a cookie one promotion's credentials earned must never ride along with
+    another promotion's calls. The slots keep the pool small: httpcore matches each queued
+    request against each connection, so 200 promotions calling at once spent a third of the
+    operator's CPU in that bookkeeping, and one MLflow server answers no faster for it.
+    """
+
+    def __init__(self, slots: int = 16) -> None:
+        no_cookies = CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
+        limits = httpx.Limits(max_connections=slots, max_keepalive_connections=slots)
+        self._client = httpx.AsyncClient(cookies=no_cookies, limits=limits)
+        self._slots = asyncio.Semaphore(slots)
+
+    async def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        async with self._slots:
+            return await self._client.request(method, url, **kwargs)
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+
 class Registry:
+    """MLflow's REST API for one tracking server and one set of credentials.
+
+    Pass ``http``, shared by every Registry of the process (the operator does): a new
+    `httpx.AsyncClient` builds its TLS context, ~20 ms of CPU, and at 200 promotions that was
+    most of the operator's CPU. Without one, each call opens and closes its own (one-off use).
+    """
+
     def __init__(
-        self, tracking_uri: str, credentials: Credentials | None = None, timeout_s: float = 10
+        self,
+        tracking_uri: str,
+        credentials: Credentials | None = None,
+        timeout_s: float = 10,
+        http: SharedHttp | None = None,
     ) -> None:
         self.tracking_uri = tracking_uri.rstrip("/")
         self._credentials = credentials or Credentials()
         self._timeout = timeout_s
+        self._http = http
 
     async def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         url = f"{self.tracking_uri}{_API}{path}"
-        auth = self._credentials.auth()
+        per_request = {**self._credentials.auth(), "timeout": self._timeout, **kwargs}
         try:
-            async with httpx.AsyncClient(timeout=self._timeout, **auth) as client:
-                response = await client.request(method, url, **kwargs)
+            if self._http is not None:
+                response = await self._http.request(method, url, **per_request)
+            else:
+                async with httpx.AsyncClient() as client:
+                    response = await client.request(method, url, **per_request)
         except httpx.HTTPError as exc:
             raise RegistryUnavailable(
                 f"cannot reach MLflow at {self.tracking_uri}: {type(exc).__name__}: {exc}"

@@ -14,7 +14,7 @@ from .events import Reason
 from .live import Live
 from .metrics import OperatorMetrics
 from .promotion_pass import Deps
-from .registry import Registry
+from .registry import Registry, SharedHttp
 from .settings import OperatorSettings
 from .spec import ModelPromotionSpec
 
@@ -36,13 +36,17 @@ def build_context(settings: OperatorSettings) -> OperatorContext:
     cluster = Cluster(timeout_s=settings.kubernetes_timeout_seconds)
     live = Live(cluster)
     metrics = OperatorMetrics()
+    # One connection pool for every promotion's MLflow calls (credentials go per request).
+    http = SharedHttp()
 
     async def deps_for(memory: ResourceMemory, spec: ModelPromotionSpec) -> Deps:
         ref = spec.mlflow.credentials_secret_ref
         if ref is not None:
             check_host(spec.mlflow.tracking_uri, settings.mlflow_credential_hosts)
         credentials = await memory.credentials.read(ref, memory.namespace, cluster.read_secret)
-        registry = Registry(spec.mlflow.tracking_uri, credentials, settings.mlflow_timeout_seconds)
+        registry = Registry(
+            spec.mlflow.tracking_uri, credentials, settings.mlflow_timeout_seconds, http=http
+        )
         body = kopf.Body(memory.body)  # type: ignore[arg-type]  # RawBody is a TypedDict
         return Deps(
             registry=registry,

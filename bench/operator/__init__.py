@@ -1,0 +1,1 @@
+"""`make bench-operator`: N ModelPromotions applied at once on the real cluster."""

@@ -1,0 +1,39 @@
+"""`make bench-operator` in its smoke mode (N=5) on the test cluster, so it cannot rot."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from mlrollout.testbed.tools import ROOT
+
+from .cluster import Cluster
+
+
+def test_smoke_run_reaches_every_verdict_and_counts_the_requests(
+    cluster: Cluster, crd: None, tmp_path: Path
+) -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "bench.operator", "--smoke", "--out", str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=900, check=False,
+        env={**os.environ, "MLROLLOUT_KUBECONFIG": str(cluster.kubeconfig)},
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    [result_file] = tmp_path.glob("operator-*.json")
+    runs = {r["scenario"]: r for r in json.loads(result_file.read_text())["runs"]}
+    assert runs["gates"]["phases"] == {"Rejected": 5}
+    assert runs["rollout"]["phases"] == {"Promoted": 5}
+    for result in runs.values():
+        assert result["lost"] == 0
+        latency = result["apply_to_verdict_s"]
+        assert 0 < latency["p50"] <= latency["p95"] <= latency["max"]
+        assert result["operator_peak_rss_mb"] > 50
+        assert result["mlflow_requests_per_promotion"] >= 1
+        assert result["api_requests_per_promotion"] >= 1
+    # A rollout talks to Kubernetes and MLflow more than a rejection does.
+    assert (
+        runs["rollout"]["api_requests_per_promotion"] > runs["gates"]["api_requests_per_promotion"]
+    )

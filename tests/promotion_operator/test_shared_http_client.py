@@ -1,0 +1,71 @@
+"""Every promotion's MLflow calls share one HTTP client, and nothing of one leaks into another."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
+
+import pytest
+
+from promotion_operator.registry import Credentials, Registry, SharedHttp
+
+_VERSION = {"model_version": {"name": "m", "version": "1", "run_id": "r"}}
+
+
+class _Recorder(BaseHTTPRequestHandler):
+    """Answers a model version, sets a session cookie, and records what each request carried."""
+
+    seen: ClassVar[list[dict[str, str | None]]] = []
+
+    def do_GET(self) -> None:
+        self.seen.append(
+            {
+                "authorization": self.headers.get("Authorization"),
+                "cookie": self.headers.get("Cookie"),
+            }
+        )
+        body = json.dumps(_VERSION).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Set-Cookie", "session=first-callers-session; Path=/")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+@pytest.fixture
+def server() -> Iterator[str]:
+    _Recorder.seen = []
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_credentials_go_per_request_and_no_cookie_is_kept(server: str) -> None:
+    async def scenario() -> None:
+        http = SharedHttp(slots=2)
+        alice = Registry(server, Credentials(username="alice", password="a-pass"), 5, http=http)
+        bob = Registry(server, Credentials(token="bobs-token"), 5, http=http)
+        anonymous = Registry(server, None, 5, http=http)
+        for registry in (alice, bob, anonymous, alice):
+            assert (await registry.model_version("m", "1")).run_id == "r"
+        await http.aclose()
+
+    asyncio.run(scenario())
+    seen = _Recorder.seen
+    assert [s["authorization"] for s in seen] == [
+        "Basic YWxpY2U6YS1wYXNz",
+        "Bearer bobs-token",
+        None,
+        "Basic YWxpY2U6YS1wYXNz",
+    ]
+    assert [s["cookie"] for s in seen] == [None] * 4  # the session cookie was never sent back

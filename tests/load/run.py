@@ -26,9 +26,9 @@ HERE = Path(__file__).parent
 
 
 @contextlib.contextmanager
-def _target(url: str | None, rows: int) -> Iterator[tuple[str, bytes]]:
+def _target(url: str | None, rows: int, features: int) -> Iterator[tuple[str, bytes]]:
     if url:
-        body = json.dumps({"instances": [[0.0] * 30] * rows}).encode()
+        body = json.dumps({"instances": [[0.0] * features] * rows}).encode()
         yield url.rstrip("/") + "/predict", body
         return
     with tempfile.TemporaryDirectory() as tmp:
@@ -46,12 +46,15 @@ def main() -> None:
     parser.add_argument("--stages", type=Path, default=HERE / "ramp.json")
     parser.add_argument("--rows", type=int, default=1, help="rows per request")
     parser.add_argument("--scale", type=float, default=1.0, help="multiply every stage's rate")
+    parser.add_argument(
+        "--features", type=int, default=30, help="with --url: values per row (rows of zeros)"
+    )
     args = parser.parse_args()
     plan = json.loads(args.stages.read_text())
     limits = plan["thresholds"]
     vegeta = bench_tools(with_mlserver=False)["VEGETA"]
     failed = []
-    with _target(args.url, args.rows) as (url, body):
+    with _target(args.url, args.rows, args.features) as (url, body):
         loadgen.wrk(url, body, 4, 1)  # warm-up
         print(f"{'stage':>5} {'rate/s':>7} {'sent':>7} {'p50 ms':>8} {'p95 ms':>8} "
               f"{'p99 ms':>8} {'errors':>7}  thresholds", flush=True)  # fmt: skip

@@ -3,7 +3,7 @@
 Trains a 100-tree RandomForest with ``n_jobs=-1`` (how people train it), serves it from a real
 `python -m model_server` process twice, and drives single-row `/predict` requests over loopback:
 - "as trained": the model's own n_jobs and no micro-batching (the slow path);
-- "fast path": n_jobs overridden, direct tree evaluation, micro-batching (the defaults).
+- "fast path": n_jobs overridden, the packed forest, micro-batching (the defaults).
 The reference is the slow path measured in the same run; in-process timings of the model show
 the ceiling. Load generator and server share this machine's cores, so read ratios, not absolutes.
 
@@ -141,10 +141,10 @@ def main() -> None:
         model, row = build_model(model_dir)
         frame = pd.DataFrame([row], columns=model.feature_names_in_)
         as_trained = in_process_ms(lambda: model.predict(frame))
-        direct = ForestProba(model)
-        trees = in_process_ms(lambda: direct.predict(np.asarray([row])))
+        packed = ForestProba(model)
+        trees = in_process_ms(lambda: packed.predict(np.asarray([row])))
         print(f"in-process, one row: sklearn predict (n_jobs=-1) {as_trained:.2f} ms, "
-              f"direct trees {trees:.3f} ms ({as_trained / trees:.1f}x)")  # fmt: skip
+              f"packed forest {trees:.3f} ms ({as_trained / trees:.1f}x)")  # fmt: skip
 
         slow_env = {
             "MODEL_SERVER_OVERRIDE_MODEL_THREADS": "false",

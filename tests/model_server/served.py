@@ -8,9 +8,12 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import IO, Any
 
 import orjson
+
+from mlrollout.tracking_server import free_port
 
 
 def get(url: str) -> tuple[int, Any]:
@@ -31,11 +34,17 @@ def post(url: str, body: Any) -> tuple[int, Any]:
         return err.code, orjson.loads(err.read())
 
 
-def start_server(env: dict[str, str], log: IO[bytes] | None = None) -> subprocess.Popen[bytes]:
-    """The server with ``env``; its output piped (read it once it exits) or into ``log``."""
-    return subprocess.Popen(
+def start_server(
+    model: str | Path, env: dict[str, str] | None = None, log: IO[bytes] | None = None
+) -> tuple[str, subprocess.Popen[bytes]]:
+    """The server on ``model``, on a free loopback port, with ``env`` on top; its output piped
+    (read it once it exits) or into ``log``. Returns its base URL and the process."""
+    port = free_port()
+    server_env = {"MODEL_SERVER_MODEL_URI": str(model), "MODEL_SERVER_PORT": str(port),
+                  "MODEL_SERVER_HOST": "127.0.0.1", **(env or {})}  # fmt: skip
+    return f"http://127.0.0.1:{port}", subprocess.Popen(
         [sys.executable, "-m", "model_server"],
-        env={**os.environ, **env},
+        env={**os.environ, **server_env},
         stdout=subprocess.PIPE if log is None else log,
         stderr=subprocess.STDOUT,
     )

@@ -15,8 +15,6 @@ from pathlib import Path
 
 import pytest
 
-from mlrollout.tracking_server import free_port
-
 from .served import get, post, start_server, wait_ready
 
 ROW = [0.5] * 30  # the breast-cancer models take 30 features
@@ -25,14 +23,8 @@ ST = Path(sys.executable).with_name("st")
 
 @pytest.fixture
 def served(logistic_dir: Path, tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
     with (tmp_path / "server.log").open("wb") as log:
-        process = start_server(
-            {"MODEL_SERVER_MODEL_URI": str(logistic_dir), "MODEL_SERVER_PORT": str(port),
-             "MODEL_SERVER_HOST": "127.0.0.1", "MODEL_SERVER_MAX_REQUEST_BYTES": "65536"},
-            log,
-        )  # fmt: skip
+        base, process = start_server(logistic_dir, {"MODEL_SERVER_MAX_REQUEST_BYTES": "65536"}, log)
         try:
             wait_ready(base, process)
             yield base, process

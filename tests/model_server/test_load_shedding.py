@@ -8,8 +8,6 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from mlrollout.tracking_server import free_port
-
 from .served import get, post, start_server, wait_ready
 
 
@@ -25,17 +23,13 @@ def _post_with_headers(url: str, body: bytes) -> tuple[int, dict[str, str], byte
 def test_requests_over_the_limit_get_503_at_once_and_the_pod_stays_ready(
     flaky_dir: Path,
 ) -> None:
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    process = start_server(
+    base, process = start_server(
+        flaky_dir,
         {
-            "MODEL_SERVER_MODEL_URI": str(flaky_dir),
-            "MODEL_SERVER_PORT": str(port),
-            "MODEL_SERVER_HOST": "127.0.0.1",
             "MODEL_SERVER_TRUST_MODEL_CODE": "true",
             "MODEL_SERVER_MAX_PENDING_REQUESTS": "2",
             "MODEL_SERVER_RETRY_AFTER_SECONDS": "3",
-        }
+        },
     )
     try:
         wait_ready(base, process)

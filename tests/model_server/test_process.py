@@ -11,8 +11,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from mlrollout.tracking_server import free_port
-
 from .served import get, post, start_server, wait_ready
 
 
@@ -31,16 +29,9 @@ def test_missing_model_uri_is_a_clear_configuration_error() -> None:
 
 
 def test_sigterm_turns_unready_at_once_and_finishes_in_flight_requests(flaky_dir: Path) -> None:
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    process = start_server(
-        {
-            "MODEL_SERVER_MODEL_URI": str(flaky_dir),
-            "MODEL_SERVER_PORT": str(port),
-            "MODEL_SERVER_HOST": "127.0.0.1",
-            "MODEL_SERVER_TRUST_MODEL_CODE": "true",
-            "MODEL_SERVER_SHUTDOWN_DELAY_SECONDS": "1",
-        }
+    base, process = start_server(
+        flaky_dir,
+        {"MODEL_SERVER_TRUST_MODEL_CODE": "true", "MODEL_SERVER_SHUTDOWN_DELAY_SECONDS": "1"},
     )
     try:
         wait_ready(base, process)

@@ -37,9 +37,9 @@ def supports(model: Any) -> bool:
     )
 
 
-def _leaf_fractions(tree: Any, n_classes: int) -> FloatArray:
-    """Per node, the class fractions a tree's `predict_proba` gives for a row ending there."""
-    value = tree.value
+def _class_fractions(value: Any, n_classes: int) -> FloatArray:
+    """A tree's node values (`tree_.value` or `tree_.predict`) as its `predict_proba` gives
+    them: the first output's classes, each row divided by its sum."""
     value = value[:, 0, :n_classes] if value.ndim == 3 else value[:, :n_classes]
     normalizer = value.sum(axis=1)[:, np.newaxis]
     normalizer[normalizer == 0.0] = 1.0
@@ -75,7 +75,7 @@ class ForestProba:
             self._children[2 * start + 1 : 2 * end : 2] = start + np.where(
                 leaf, own, tree.children_left
             )
-            self._fractions[start:end] = _leaf_fractions(tree, self._n_classes)
+            self._fractions[start:end] = _class_fractions(tree.value, self._n_classes)
         self._is_leaf = self._children[0::2] == np.arange(total)
 
     def __call__(self, x: FloatArray) -> FloatArray:
@@ -88,7 +88,7 @@ class ForestProba:
         node = np.tile(self._roots, n_rows)
         row_start = np.repeat(np.arange(n_rows, dtype=np.intp) * n_features, n_trees)
         node = self._walk(flat, node, row_start)
-        # (trees, rows, classes), summed over trees in order as scikit-learn accumulates them.
+        # Leaves come out (rows, trees); summed over trees in order, as scikit-learn accumulates.
         per_tree = self._fractions.take(node, axis=0).reshape(n_rows, n_trees, self._n_classes)
         total = np.add.reduce(np.ascontiguousarray(per_tree.transpose(1, 0, 2)), axis=0)
         total /= n_trees
@@ -119,13 +119,7 @@ class ForestProba:
     def _per_tree(self, x32: npt.NDArray[np.float32]) -> FloatArray:
         total = np.zeros((x32.shape[0], self._n_classes), dtype=np.float64)
         for tree in self._trees:
-            proba = tree.predict(x32)
-            if proba.ndim == 3:  # (n_samples, n_outputs, max_n_classes)
-                proba = proba[:, 0, :]
-            proba = proba[:, : self._n_classes]
-            normalizer = proba.sum(axis=1)[:, np.newaxis]
-            normalizer[normalizer == 0.0] = 1.0
-            total += proba / normalizer
+            total += _class_fractions(tree.predict(x32), self._n_classes)
         total /= len(self._trees)
         return total
 

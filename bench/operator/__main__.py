@@ -26,6 +26,7 @@ from typing import Any
 
 from kubernetes import config as kube_config
 
+from bench import processes
 from bench.serving.report import machine, print_machine
 from mlrollout.testbed.images import image_names
 
@@ -64,6 +65,10 @@ def _apiserver_metrics(kubeconfig: Path) -> str:
     ).stdout  # fmt: skip
 
 
+def _tree_cpu(pid: int) -> float:
+    return sum(s.cpu_seconds for s in processes.tree_samples(pid))
+
+
 def _pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
@@ -83,13 +88,13 @@ def run_one(args: Any, kubeconfig: Path, api: Any, n: int, scenario: str, tmp: P
         api_before = probes.apiserver_requests(_apiserver_metrics(kubeconfig))
         mlflow_before = probes.mlflow_requests(mlflow_log.read_text(errors="replace"))
         assert operator.process is not None
-        cpu_before = probes.sample(operator.process.pid).cpu_seconds
-        mlflow_cpu_before = probes.tree_cpu_seconds(mlflow_pid)
+        cpu_before = processes.sample(operator.process.pid).cpu_seconds
+        mlflow_cpu_before = _tree_cpu(mlflow_pid)
         started = time.monotonic()
         applied, verdicts, phases = workload.apply_and_wait(api, namespace, bodies, args.timeout)
         wall = time.monotonic() - started
-        after = probes.sample(operator.process.pid)
-        mlflow_cpu = probes.tree_cpu_seconds(mlflow_pid) - mlflow_cpu_before
+        after = processes.sample(operator.process.pid)
+        mlflow_cpu = _tree_cpu(mlflow_pid) - mlflow_cpu_before
         api_delta = probes.apiserver_requests(_apiserver_metrics(kubeconfig)) - api_before
         mlflow_delta = (
             probes.mlflow_requests(mlflow_log.read_text(errors="replace")) - mlflow_before

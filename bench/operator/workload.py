@@ -20,13 +20,12 @@ from typing import Any
 
 from kubernetes import client, watch
 
+from bench import processes
 from mlrollout import tracking_server
 from mlrollout.testbed import models
 from mlrollout.testbed.promotions import promotion, promotion_spec
 from promotion_operator.spec import GROUP, PLURAL, VERSION
 from promotion_operator.status import read_status
-
-from . import probes
 
 BASE_MODEL = "bench-demo"
 # A gate no model meets: the verdict (Rejected) comes from the offline gates alone.
@@ -64,7 +63,7 @@ class OperatorRun:
     log_path: Path
     process: subprocess.Popen[bytes] | None = None
     metrics_port: int = 0
-    samples: list[probes.ProcessSample] = field(default_factory=list)
+    samples: list[processes.ProcessSample] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def start(self) -> None:
@@ -94,7 +93,7 @@ class OperatorRun:
             if self.process is None or self.process.poll() is not None:
                 return
             with contextlib.suppress(OSError):
-                self.samples.append(probes.sample(self.process.pid))
+                self.samples.append(processes.sample(self.process.pid))
 
     def stop(self) -> None:
         self._stop.set()

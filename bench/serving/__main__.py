@@ -55,7 +55,8 @@ def _args() -> argparse.Namespace:
     return args
 
 
-def _mean_batch_rows(metrics: str) -> tuple[float, float]:
+def _batch_rows_totals(metrics: str) -> tuple[float, float]:
+    """(rows, predict calls) the server counted so far: their deltas give the mean batch."""
     total = re.search(r"^mlrollout_model_server_batch_rows_sum ([0-9.e+]+)", metrics, re.M)
     count = re.search(r"^mlrollout_model_server_batch_rows_count ([0-9.e+]+)", metrics, re.M)
     return (float(total.group(1)) if total else 0.0, float(count.group(1)) if count else 0.0)
@@ -66,10 +67,10 @@ def _point(
 ) -> dict[str, Any]:
     results, batches = [], []
     for _ in range(args.repeats):
-        before = _mean_batch_rows(run.metrics()) if ours else (0.0, 0.0)
+        before = _batch_rows_totals(run.metrics()) if ours else (0.0, 0.0)
         results.append(loadgen.wrk(url, body, connections, args.seconds))
         if ours:
-            after = _mean_batch_rows(run.metrics())
+            after = _batch_rows_totals(run.metrics())
             calls = after[1] - before[1]
             batches.append((after[0] - before[0]) / calls if calls else 0.0)
     keys = ("p50_ms", "p95_ms", "p99_ms", "max_ms")

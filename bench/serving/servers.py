@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench import processes
 from mlrollout.tracking_server import free_port
 
 from .models import BenchModel
@@ -32,7 +33,7 @@ class Running:
 
     def rss_mb(self) -> float:
         """Resident memory of the server and every process under it (workers), in MiB."""
-        return sum(_rss_kib(pid) for pid in _tree(self.pid)) / 1024
+        return sum(s.rss_mb for s in processes.tree_samples(self.pid))
 
     def metrics(self) -> str:
         with urllib.request.urlopen(f"{self.base}/metrics", timeout=5) as resp:
@@ -141,25 +142,3 @@ def _wait_ready(url: str, process: subprocess.Popen[Any], label: str, log: Path)
                 return
         time.sleep(0.2)
     raise SystemExit(f"{label} never became ready at {url}; see {log}")
-
-
-def _tree(root: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    found, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        found.append(pid)
-        todo.extend(children.get(pid, []))
-    return found
-
-
-def _rss_kib(pid: int) -> int:
-    with contextlib.suppress(OSError):
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0

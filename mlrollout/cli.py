@@ -132,6 +132,30 @@ def mlflow_server(
         raise fail(f"mlflow server exited with {exc.returncode}; is port {port} free?") from None
 
 
+@app.command("db-upgrade")
+def db_upgrade(
+    backend_store_uri: Annotated[
+        str, typer.Option(envvar="BACKEND_STORE_URI", help="MLflow's tracking database.")
+    ],
+    auth_database_uri: Annotated[
+        str | None,
+        typer.Option(envvar="AUTH_DATABASE_URI", help="The basic-auth app's user database."),
+    ] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the database.")] = 300,
+) -> None:
+    """Create or upgrade MLflow's database schema, one migrator at a time (init container)."""
+    from . import mlflow_db
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(mlflow_db.JsonLines())
+    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
+    try:
+        revision = mlflow_db.upgrade(backend_store_uri, auth_database_uri or None, timeout)
+    except mlflow_db.DatabaseUnreachable as exc:
+        raise fail(str(exc)) from None
+    err.print(f"MLflow's database is at revision {revision}", markup=False)
+
+
 @gates_app.command("check")
 def gates_check(
     file: Annotated[Path, typer.Option("-f", "--file", help="A ModelPromotion YAML file.")],

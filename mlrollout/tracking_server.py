@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -22,6 +23,18 @@ from pathlib import Path
 
 
 @dataclass(frozen=True)
+class BasicAuth:
+    """MLflow's basic-auth app: the admin it creates on first start and where users live."""
+
+    admin_username: str
+    admin_password: str = field(repr=False)
+    database_uri: str = field(repr=False)
+    default_permission: str = "READ"
+    # Signs the UI's CSRF tokens; every server behind one URL must share it.
+    flask_secret_key: str = field(default_factory=lambda: secrets.token_hex(16), repr=False)
+
+
+@dataclass(frozen=True)
 class TrackingServerConfig:
     """Where the store lives and where the server listens."""
 
@@ -30,10 +43,17 @@ class TrackingServerConfig:
     port: int = 5000
     # Host headers MLflow accepts besides localhost/private IPs (for in-cluster DNS names).
     allowed_hosts: tuple[str, ...] = field(default_factory=tuple)
+    # A database URI (e.g. PostgreSQL) instead of sqlite in ``store_dir``.
+    database_uri: str | None = field(default=None, repr=False)
+    auth: BasicAuth | None = None
 
     @property
     def backend_store_uri(self) -> str:
-        return f"sqlite:///{self.store_dir / 'mlflow.db'}"
+        return self.database_uri or f"sqlite:///{self.store_dir / 'mlflow.db'}"
+
+    @property
+    def auth_config_path(self) -> Path:
+        return self.store_dir / "basic_auth.ini"
 
     @property
     def artifacts_destination(self) -> Path:
@@ -64,20 +84,43 @@ def server_command(config: TrackingServerConfig) -> list[str]:
         "--workers",
         "1",
     ]
+    if config.auth is not None:
+        cmd += ["--app-name", "basic-auth"]
     if config.allowed_hosts:
         hosts = ["localhost", "localhost:*", "127.0.0.1", "127.0.0.1:*", *config.allowed_hosts]
         cmd += ["--allowed-hosts", ",".join(hosts)]
     return cmd
 
 
-def server_env(base: dict[str, str] | None = None) -> dict[str, str]:
-    """Environment for the server process: job consumers off, no telemetry."""
+def server_env(
+    base: dict[str, str] | None = None, config: TrackingServerConfig | None = None
+) -> dict[str, str]:
+    """Environment for the server process: job consumers off, no telemetry; the basic-auth
+    app's settings when ``config`` asks for it (:func:`write_auth_config` first)."""
     env = dict(os.environ if base is None else base)
+    if config is not None and config.auth is not None:
+        env["MLFLOW_AUTH_CONFIG_PATH"] = str(config.auth_config_path)
+        env["MLFLOW_AUTH_ADMIN_USERNAME"] = config.auth.admin_username
+        env["MLFLOW_AUTH_ADMIN_PASSWORD"] = config.auth.admin_password
+        env["MLFLOW_FLASK_SERVER_SECRET_KEY"] = config.auth.flask_secret_key
     env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"
     env["MLFLOW_SERVER_JOB_ENABLE_PERIODIC_TASKS"] = "false"
     env["MLFLOW_DISABLE_TELEMETRY"] = "true"
     env["DO_NOT_TRACK"] = "true"
     return env
+
+
+def write_auth_config(config: TrackingServerConfig) -> None:
+    """The basic-auth app's ini file (the admin's credentials go by environment, not here)."""
+    if config.auth is None:
+        return
+    config.auth_config_path.write_text(
+        "[mlflow]\n"
+        f"default_permission = {config.auth.default_permission}\n"
+        f"database_uri = {config.auth.database_uri}\n"
+        "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
+    )
+    config.auth_config_path.chmod(0o600)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -114,10 +157,11 @@ def start(config: TrackingServerConfig, log_path: Path) -> subprocess.Popen[byte
     """Start the server in the background, logging to ``log_path``; returns once healthy."""
     config.store_dir.mkdir(parents=True, exist_ok=True)
     config.artifacts_destination.mkdir(parents=True, exist_ok=True)
+    write_auth_config(config)
     with log_path.open("ab") as log:
         process = subprocess.Popen(
             server_command(config),
-            env=server_env(),
+            env=server_env(config=config),
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,

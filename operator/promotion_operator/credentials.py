@@ -14,6 +14,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from kubernetes.client.exceptions import ApiException
+
 from .registry import Credentials
 from .spec import SecretRef
 
@@ -25,6 +27,11 @@ IN_CLUSTER_HOSTS = ("*.svc", "*.svc.cluster.local")
 
 class CredentialsRefused(Exception):
     """The spec asks to send credentials to a host the operator may not send them to."""
+
+
+class CredentialsMissing(Exception):
+    """The Secret the spec names, or a key in it, is not there (or not readable): retried, as
+    creating the Secret mends it without a change to the spec."""
 
 
 def check_host(tracking_uri: str, allowed: list[str]) -> None:
@@ -61,14 +68,35 @@ class CachedCredentials:
             return None
         if self.values is not None and self.ref == ref and time.monotonic() - self.read_at < TTL_S:
             return self.values
-        data = await read_secret(ref.name, namespace)
+        where = f"Secret {ref.name!r} (spec.mlflow.credentialsSecretRef)"
+        try:
+            data = await read_secret(ref.name, namespace)
+        except ApiException as exc:
+            if exc.status == 404:
+                raise CredentialsMissing(
+                    f"{where} does not exist in namespace {namespace}; create it, with keys "
+                    f"{ref.username_key!r} and {ref.password_key!r} (or {ref.token_key!r})"
+                ) from None
+            if exc.status == 403:
+                raise CredentialsMissing(
+                    f"the operator may not read {where}: add its name to the chart's "
+                    "operator.mlflowCredentialSecrets"
+                ) from None
+            raise
 
         def value(key: str) -> str | None:
             raw = data.get(key)
             return base64.b64decode(raw).decode() if raw else None
 
-        self.values = Credentials(
-            value(ref.username_key), value(ref.password_key), value(ref.token_key)
-        )
+        values = Credentials(
+            value(ref.username_key), value(ref.password_key), value(ref.token_key),
+            source=f"Secret {ref.name!r}",
+        )  # fmt: skip
+        if not values.auth():
+            raise CredentialsMissing(
+                f"{where} has neither {ref.username_key!r} and {ref.password_key!r} nor "
+                f"{ref.token_key!r}; it holds the keys {sorted(data)}"
+            )
+        self.values = values
         self.ref, self.read_at = ref, time.monotonic()
         return self.values

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
-from .credentials import CachedCredentials, CredentialsRefused
+from .credentials import CachedCredentials, CredentialsMissing, CredentialsRefused
 from .metrics import OperatorMetrics
 from .promotion_pass import Deps, ModelPromotion, PassResult, Scratch
 from .reconcile import reconcile
@@ -141,6 +141,12 @@ class Promotions:
         except CredentialsRefused as exc:  # nothing is sent; the spec must change
             await self._refuse(memory, old, generation, str(exc))
             return None
+        except CredentialsMissing as exc:  # creating the Secret mends it: say so and look again
+            message = f"{exc}; nothing rolled out, retrying in {API_ERROR_RETRY_S:.0f}s"
+            log.warning("MLflow credentials missing", extra={**_where(memory), "error": str(exc)})
+            pending = old.get("phase") or PromotionPhase.PENDING.value
+            await self._write(memory, old, {**old, "phase": pending, "message": message})
+            return API_ERROR_RETRY_S
         except ApiException as exc:  # the API refused or failed: the user sees it in status
             message = f"{api_error(exc)}; retrying in {API_ERROR_RETRY_S:.0f}s"
             log.warning("Kubernetes API error", extra={**_where(memory), "status": exc.status})

@@ -25,7 +25,7 @@ from .events import Reason
 from .gates import evaluate
 from .offline import evaluate_offline
 from .promotion_pass import Deps, ModelPromotion, PassResult, ReconcilePass, digest
-from .registry import NotFound, RegistryUnavailable
+from .registry import NotFound, RegistryUnavailable, Unauthorized
 from .rollback import start_rollback, watch_rollback
 from .status import (
     CONCLUDED,
@@ -183,7 +183,8 @@ async def _evaluate(run: ReconcilePass) -> None:
     except RegistryUnavailable as exc:
         run.status.gates = [evaluate(gate, None, error=str(exc)) for gate in spec.gates]
         run.condition(ConditionType.GATES_PASSED, None, "MetricSourceError", str(exc))
-        run.backoff(f"MLflow unreachable, nothing rolled out: {exc}")
+        why = "" if isinstance(exc, Unauthorized) else "MLflow unreachable, "
+        run.backoff(f"{why}nothing rolled out: {exc}")
         return
     if owner is not None:
         message = (

@@ -23,6 +23,11 @@ class RegistryUnavailable(Exception):
     """The tracking server could not be reached or failed; the same call may work later."""
 
 
+class Unauthorized(RegistryUnavailable):
+    """MLflow refused the credentials (401) or their user's permission (403). Retried like an
+    outage: fixing the Secret, not the spec, is what mends it."""
+
+
 class NotFound(Exception):
     """The registry answered: this model, version, alias or run does not exist."""
 
@@ -30,8 +35,10 @@ class NotFound(Exception):
 @dataclass(frozen=True)
 class Credentials:
     username: str | None = None
-    password: str | None = None
-    token: str | None = None
+    password: str | None = field(default=None, repr=False)
+    token: str | None = field(default=None, repr=False)
+    # Where they came from, for messages (e.g. "Secret mlflow-operator"): never their values.
+    source: str = "spec.mlflow.credentialsSecretRef"
 
     def auth(self) -> dict[str, Any]:
         if self.token:
@@ -120,6 +127,8 @@ class Registry:
             body = response.json()
         if response.status_code == 404 or body.get("error_code") == "RESOURCE_DOES_NOT_EXIST":
             raise NotFound(body.get("message") or f"{path}: not found")
+        if response.status_code in (401, 403):
+            raise Unauthorized(self._refusal(response.status_code))
         if response.status_code >= 400:
             # MLflow's own JSON message only: an error page (HTML, a proxy's, a stack trace) is
             # not copied into statuses and Events.
@@ -128,6 +137,20 @@ class Registry:
                 f"MLflow at {self.tracking_uri} answered {response.status_code}: {why}"
             )
         return body
+
+    def _refusal(self, status: int) -> str:
+        where = f"MLflow at {self.tracking_uri} refused the request ({status}"
+        if status == 403:
+            return (
+                f"{where} Forbidden): the user in {self._credentials.source} may not do this; "
+                "give it EDIT on the registered model (or use an admin)"
+            )
+        if self._credentials.auth():
+            return f"{where} Unauthorized): the credentials in {self._credentials.source} are wrong"
+        return (
+            f"{where} Unauthorized): it requires a login; name a Secret with a username and "
+            "password in spec.mlflow.credentialsSecretRef"
+        )
 
     async def model_version(self, name: str, version: str) -> ModelVersion:
         body = await self._call(

@@ -5,8 +5,16 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from kubernetes.client.exceptions import ApiException
 
-from promotion_operator.credentials import CachedCredentials, CredentialsRefused, check_host
+from promotion_operator.credentials import (
+    CachedCredentials,
+    CredentialsMissing,
+    CredentialsRefused,
+    SecretReader,
+    check_host,
+)
+from promotion_operator.registry import Credentials
 from promotion_operator.spec import SecretRef
 
 
@@ -57,3 +65,34 @@ def test_the_secret_is_read_once_per_ttl_and_decoded() -> None:
 
     asyncio.run(twice())
     assert reads == [("mlflow", "ml")]
+
+
+def _reader(error: int | None = None, data: dict[str, str] | None = None) -> SecretReader:
+    async def read_secret(name: str, namespace: str) -> dict[str, str]:
+        if error is not None:
+            raise ApiException(status=error, reason="x")
+        return data or {}
+
+    return read_secret
+
+
+@pytest.mark.parametrize(
+    ("reader", "says"),
+    [
+        (_reader(404), "Secret 'mlflow' (spec.mlflow.credentialsSecretRef) does not exist in "
+                       "namespace ml; create it, with keys 'username' and 'password'"),
+        (_reader(403), "add its name to the chart's operator.mlflowCredentialSecrets"),
+        (_reader(data={"user": "eA=="}), "has neither 'username' and 'password' nor 'token'; "
+                                         "it holds the keys ['user']"),
+    ],
+)  # fmt: skip
+def test_a_missing_secret_or_key_says_what_to_create(reader: SecretReader, says: str) -> None:
+    with pytest.raises(CredentialsMissing) as missing:
+        asyncio.run(CachedCredentials().read(SecretRef(name="mlflow"), "ml", reader))
+    assert says in str(missing.value)
+
+
+def test_credentials_never_print_their_values() -> None:
+    shown = repr(Credentials("user", "s3cret-pass", "s3cret-token", source="Secret 'x'"))
+    assert "s3cret" not in shown
+    assert "user" in shown

@@ -1,4 +1,4 @@
-# The project's three images, one target each: model-server, operator, mlflow.
+# The project's four images, one target each: model-server, operator, mlflow, postgresql.
 #   podman build --build-arg BASE_IMAGE=localhost/mlrollout-base:<tag> --target model-server .
 # hack/images.sh builds them (the base is made locally: no registry is reachable here) and tags
 # each by its own inputs (hack/image-tag.py: the stages below that a target uses, and the files
@@ -99,3 +99,18 @@ RUN pip install --no-cache-dir --disable-pip-version-check --no-deps /tmp/wheels
 USER 10001:10001
 EXPOSE 5000
 CMD ["mlflow", "server", "--host", "0.0.0.0", "--port", "5000", "--workers", "1"]
+
+# PostgreSQL for MLflow (the chart's postgresql option): Debian's server, run by its own
+# entrypoint as the unprivileged user, data on the pod's volume. No cluster is made at install.
+FROM base AS postgresql
+RUN mkdir -p /etc/postgresql-common/createcluster.d && \
+    echo "create_main_cluster = false" >/etc/postgresql-common/createcluster.d/no-main.conf && \
+    apt-get update -q && \
+    apt-get install -y -q --no-install-recommends postgresql >/dev/null && \
+    rm -rf /var/lib/apt/lists/*
+COPY images/postgresql/entrypoint.sh /usr/local/bin/postgresql-entrypoint
+ENV PGDATA=/var/lib/postgresql/data/pgdata \
+    TMPDIR=/tmp
+USER 10001:10001
+EXPOSE 5432
+ENTRYPOINT ["/usr/local/bin/postgresql-entrypoint"]

@@ -48,10 +48,15 @@ test-unit: $(INSTALLED) ## Only the fast tests (no MLflow server, no cluster)
 test-local: $(INSTALLED) ## Every tier but e2e (no cluster needed)
 	$(BIN)/pytest -m 'not e2e'
 
+# MLflow in the demo: MLFLOW_BACKEND=sqlite|postgresql, MLFLOW_AUTH=none|basic.
+MLFLOW_BACKEND ?= sqlite
+MLFLOW_AUTH ?= none
+
 .PHONY: demo
-demo: $(INSTALLED) ## The whole story on the local cluster: install, train, promote/reject/roll back
+demo: $(INSTALLED) ## The whole story on the local cluster (MLFLOW_BACKEND=postgresql MLFLOW_AUTH=basic: MLflow as a team runs it)
 	$(MAKE) --no-print-directory cluster-up images
-	$(BIN)/python -m mlrollout.demo --kubeconfig $$($(HACK)/cluster.sh kubeconfig)
+	$(BIN)/python -m mlrollout.demo --kubeconfig $$($(HACK)/cluster.sh kubeconfig) \
+		--mlflow-backend $(MLFLOW_BACKEND) --mlflow-auth $(MLFLOW_AUTH)
 
 .PHONY: demo-down
 demo-down: ## Remove what make demo installed (the cluster stays; make cluster-down removes it)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the project's images locally (no registry is reachable) and load them into the cluster.
 #   images.sh pause   the sandbox (pause) image, from Debian's static catatonit
-#   images.sh build   base image, model server, operator and MLflow images; prints their names
+#   images.sh build   base image, model server, operator, MLflow and PostgreSQL images; prints their names
 #   images.sh all     `build`, then loads the images into the cluster; prints their names
 #   images.sh names   the names `all` builds for this tree, without building (the e2e tests use it)
 # With Docker available and a kind cluster running, builds with docker and `kind load`s instead.
@@ -11,7 +11,7 @@ source "$(dirname "$0")/lib.sh"
 BASE_SUITE=bookworm
 PAUSE_IMAGE=localhost/mlrollout-pause:catatonit
 # The targets of the root Dockerfile; target T is the image localhost/mlrollout-T.
-TARGETS=(model-server operator mlflow)
+TARGETS=(model-server operator mlflow postgresql)
 if [[ ${MLROLLOUT_CLUSTER:-local} == kind ]]; then
   BASE_IMAGE=python:3.11-slim-bookworm
 else

@@ -4,6 +4,7 @@ set -euo pipefail
 packages=(
   etcd-server containerd runc containernetworking-plugins iptables conntrack iproute2
   podman mmdebstrap catatonit openssl curl ca-certificates dnsutils
+  postgresql  # the integration tier's throwaway PostgreSQL (tests/host_postgres.py)
 )
 missing=()
 for p in "${packages[@]}"; do

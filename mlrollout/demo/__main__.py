@@ -5,11 +5,16 @@ models into that MLflow, then walks one serving target through three promotions:
 RandomForest version is promoted, an XGBoost version held to an accuracy it cannot reach is
 rejected, and a version whose model cannot load is rolled back while RandomForest keeps serving.
 Re-running is safe (each run registers new versions); `make demo-down` removes it.
+
+`--mlflow-backend postgresql` puts MLflow on the chart's PostgreSQL (two workers) instead of
+sqlite; `--mlflow-auth basic` puts MLflow's basic-auth app in front: the training logs in as the
+admin of the chart's Secret, and every ModelPromotion names that Secret for the operator.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import json
 import os
@@ -26,7 +31,9 @@ NAMESPACE = "mlrollout-demo"
 RELEASE = "mlrollout"
 MODEL = "mlrollout-demo"
 TARGET = "churn"
-MLFLOW_URI = f"http://{RELEASE}-mlflow.{NAMESPACE}:5000"
+# `.svc`: the operator sends a login only to a name that cannot be a public host.
+MLFLOW_URI = f"http://{RELEASE}-mlflow.{NAMESPACE}.svc:5000"
+LOGIN_SECRET = f"{RELEASE}-mlflow-auth"  # the chart's: the admin MLflow creates on first start
 # Two replicas, a rollout deadline and live gates a user would start from.
 VERIFICATION: dict[str, Any] = {
     "durationSeconds": 10,
@@ -42,8 +49,29 @@ def say(message: str) -> None:
     print(f"==> {message}", flush=True)
 
 
-def install(kube: Kube, images: dict[str, str]) -> None:
-    say(f"installing the chart into {NAMESPACE} (operator + MLflow)")
+def mlflow_values(backend: str, auth: str, images: dict[str, str]) -> list[str]:
+    """The chart's `--set`s for MLflow on ``backend`` (sqlite | postgresql) behind ``auth``."""
+    values = ["--set", f"postgresql.enabled={str(backend == 'postgresql').lower()}",
+              "--set", f"mlflow.auth.enabled={str(auth == 'basic').lower()}"]  # fmt: skip
+    if backend == "postgresql":
+        values += ["--set", f"postgresql.image.tag={tag_of(images['postgresql'])}",
+                   "--set", "mlflow.workers=2"]  # fmt: skip
+    if auth == "basic":
+        values += ["--set", f"operator.mlflowCredentialSecrets={{{LOGIN_SECRET}}}"]
+    return values
+
+
+def login(kube: Kube) -> tuple[str, str]:
+    """The admin's username and password from the chart's Secret."""
+    data = json.loads(kube.kubectl_ok("get", "secret", LOGIN_SECRET, "-n", NAMESPACE, "-o", "json"))
+    username, password = (
+        base64.b64decode(data["data"][k]).decode() for k in ("username", "password")
+    )
+    return username, password
+
+
+def install(kube: Kube, images: dict[str, str], backend: str, auth: str) -> None:
+    say(f"installing the chart into {NAMESPACE} (operator + MLflow on {backend}, auth: {auth})")
     kube.kubectl_ok("apply", "--server-side", "--force-conflicts", "-f", str(ROOT / "k8s" / "crds"))
     try:
         kube.helm_ok(
@@ -54,7 +82,8 @@ def install(kube: Kube, images: dict[str, str]) -> None:
             "--set", f"mlflow.image.tag={tag_of(images['mlflow'])}",
             "--set", "operator.image.pullPolicy=IfNotPresent",
             "--set", "operator.reconcileIntervalSeconds=2",
-            "--wait", "--timeout", "3m",
+            *mlflow_values(backend, auth, images),
+            "--wait", "--timeout", "4m",
         )  # fmt: skip
     except TestbedError as exc:
         pods = kube.kubectl("get", "pods", "-n", NAMESPACE, "-o", "wide").stdout
@@ -75,9 +104,12 @@ def promote(kube: Kube, body: dict[str, Any]) -> tuple[PromotionStatus, float]:
     return status, time.monotonic() - started
 
 
-def run(kube: Kube) -> dict[str, Any]:
+def run(kube: Kube, backend: str = "sqlite", auth: str = "none") -> dict[str, Any]:
     images = image_names()
-    install(kube, images)
+    install(kube, images, backend, auth)
+    secret = LOGIN_SECRET if auth == "basic" else None
+    if secret is not None:  # the training (and its registry calls) log in as the admin
+        os.environ["MLFLOW_TRACKING_USERNAME"], os.environ["MLFLOW_TRACKING_PASSWORD"] = login(kube)
     from sklearn.datasets import load_breast_cancer
 
     row = [float(x) for x in load_breast_cancer().data[0]]
@@ -102,7 +134,7 @@ def run(kube: Kube) -> dict[str, Any]:
         say(f"promoting version {version} ({algorithm})")
         spec = promotions.promotion_spec(
             MODEL, version, images["model-server"], MLFLOW_URI, gates=gates, replicas=2,
-            progress_deadline_s=90, verification=VERIFICATION,
+            progress_deadline_s=90, verification=VERIFICATION, credentials_secret=secret,
         )  # fmt: skip
         with contextlib.ExitStack() as stack:
             if version == broken:  # a client keeps asking the serving target throughout
@@ -120,7 +152,8 @@ def run(kube: Kube) -> dict[str, Any]:
     with kube.port_forward(NAMESPACE, f"svc/{TARGET}", 80) as serving_url:
         prediction = traffic.predict(serving_url, [row])
     return {"outcomes": outcomes, "served_during_rollback": served,
-            "failed_during_rollback": failed, "prediction": prediction}  # fmt: skip
+            "failed_during_rollback": failed, "prediction": prediction,
+            "mlflow": {"backend": backend, "auth": auth}}  # fmt: skip
 
 
 def report(summary: dict[str, Any], kubeconfig: Path) -> None:
@@ -133,6 +166,13 @@ def report(summary: dict[str, Any], kubeconfig: Path) -> None:
     print(f"\nduring the rollback the serving target answered {summary['served_during_rollback']}"
           f" requests, {summary['failed_during_rollback']} failed")  # fmt: skip
     print(f"prediction through the promoted model: {summary['prediction']}")
+    mlflow = summary["mlflow"]
+    print(f"MLflow: {mlflow['backend']} backend, auth {mlflow['auth']}")
+    if mlflow["auth"] == "basic":
+        secret = f"-n {NAMESPACE} get secret {LOGIN_SECRET} -o jsonpath='{{.data.password}}'"
+        print(
+            f"  admin password (user admin): kubectl --kubeconfig {kubeconfig} {secret} | base64 -d"
+        )
     print(f"""
 look further:
   kubectl --kubeconfig {kubeconfig} -n {NAMESPACE} get modelpromotions
@@ -146,10 +186,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--kubeconfig", default=os.environ.get("KUBECONFIG", ""))
     parser.add_argument("--json", action="store_true", help="also print the summary as JSON")
+    parser.add_argument(
+        "--mlflow-backend", choices=["sqlite", "postgresql"], default="sqlite",
+        help="MLflow's store: sqlite (one process) or the chart's PostgreSQL",
+    )  # fmt: skip
+    parser.add_argument(
+        "--mlflow-auth", choices=["none", "basic"], default="none",
+        help="basic: MLflow's basic-auth app; promotions log in with a Secret",
+    )  # fmt: skip
     args = parser.parse_args()
     kubeconfig = Path(args.kubeconfig)
     try:
-        summary = run(Kube(kubeconfig))
+        summary = run(Kube(kubeconfig), args.mlflow_backend, args.mlflow_auth)
     except TestbedError as exc:
         raise SystemExit(f"error: {exc}") from None
     report(summary, kubeconfig)

@@ -12,6 +12,7 @@ ROLES = {
     "model-server": "mlrollout-model-server",
     "operator": "mlrollout-operator",
     "mlflow": "mlrollout-mlflow",
+    "postgresql": "mlrollout-postgresql",
 }
 
 

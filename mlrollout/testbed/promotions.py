@@ -48,11 +48,13 @@ def promotion_spec(
     progress_deadline_s: int = 120,
     verification: dict[str, Any] | None = None,
     image_pull_policy: str = "IfNotPresent",
+    credentials_secret: str | None = None,
 ) -> dict[str, Any]:
     """A ModelPromotion spec with small resources; the defaults make a quick promotion."""
+    login = {"credentialsSecretRef": {"name": credentials_secret}} if credentials_secret else {}
     return {
         "model": {"name": model, "version": version},
-        "mlflow": {"trackingUri": tracking_uri},
+        "mlflow": {"trackingUri": tracking_uri, **login},
         "gates": json.loads(json.dumps(PASSING_GATES if gates is None else gates)),
         "serving": {
             "image": image,
@@ -72,6 +74,15 @@ def is_current(obj: dict[str, Any], status: PromotionStatus) -> bool:
     """The status is about the version the spec names now (any version, for an alias)."""
     wanted = obj["spec"]["model"].get("version")
     return status.candidate_version is not None and wanted in (None, status.candidate_version)
+
+
+def _refused(obj: dict[str, Any], status: PromotionStatus) -> bool:
+    seen = (obj.get("status") or {}).get("observedGeneration")
+    return (
+        status.candidate_version is None
+        and status.current_phase is PromotionPhase.FAILED
+        and seen == obj["metadata"].get("generation")
+    )
 
 
 def wait_for_phase(
@@ -97,6 +108,8 @@ def wait_for_phase(
                 last = line
         if current and status.current_phase in phases:
             return obj, status
+        if _refused(obj, status):  # the operator refused this spec before any version
+            raise TestbedError(f"{obj['metadata']['name']} was refused: {status.message}")
         if current and status.concluded:
             raise TestbedError(
                 f"{obj['metadata']['name']} reached {status.current_phase} instead of "

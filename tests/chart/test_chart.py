@@ -137,3 +137,50 @@ def test_the_raw_manifests_are_rendered_from_the_chart() -> None:
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
+
+
+def test_a_team_mlflow_keeps_every_secret_in_secrets() -> None:
+    """PostgreSQL + basic-auth: the pods meet the restricted standard (init containers too),
+    MLflow's schema is migrated by its init container, and no password is written into a pod
+    spec: every one comes from a secretKeyRef."""
+    docs = render("-f", str(CHART / "ci" / "team-mlflow-values.yaml"))
+    by_kind = {(d["kind"], d["metadata"]["name"]): d for d in docs}
+    database = by_kind[("StatefulSet", "rel-mlrollout-postgresql")]
+    mlflow = by_kind[("Deployment", "rel-mlrollout-mlflow")]["spec"]["template"]["spec"]
+    assert [c["name"] for c in mlflow["initContainers"]] == ["db-upgrade"]
+    assert mlflow["initContainers"][0]["command"] == ["mlrollout", "db-upgrade"]
+    assert "--app-name basic-auth" in mlflow["containers"][0]["command"][2]
+    assert "--workers 2" in mlflow["containers"][0]["command"][2]
+    assert database["spec"]["volumeClaimTemplates"][0]["spec"]["resources"] == {
+        "requests": {"storage": "1Gi"}
+    }
+    for pod in (mlflow, database["spec"]["template"]["spec"]):
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        for container in pod["containers"] + pod.get("initContainers", []):
+            assert container["securityContext"]["readOnlyRootFilesystem"] is True
+            for env in container.get("env", []):
+                if "PASSWORD" in env["name"] or "SECRET" in env["name"]:
+                    assert "secretKeyRef" in env["valueFrom"], env
+                uri = env.get("value", "")
+                if uri.startswith("postgresql"):  # the password is the Secret's, by reference
+                    assert ":$(DB_PASSWORD)@" in uri, env
+    secrets = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Secret"}
+    assert set(secrets["rel-mlrollout-mlflow-auth"]["data"]) == {
+        "flask-secret-key", "username", "password",
+    }  # fmt: skip
+    assert set(secrets["rel-mlrollout-postgresql"]["data"]) == {"password"}
+    policy = by_kind[("NetworkPolicy", "rel-mlrollout-postgresql")]
+    assert policy["spec"]["ingress"][0]["from"] == [
+        {"podSelector": {"matchLabels": {
+            "app.kubernetes.io/name": "mlrollout-mlflow", "app.kubernetes.io/instance": "rel",
+        }}}
+    ]  # fmt: skip
+
+
+def test_the_schema_refuses_an_unknown_default_permission() -> None:
+    wrong = helm(
+        "template", "rel", str(CHART), "--set", "operator.image.tag=x",
+        "--set", "mlflow.image.tag=x", "--set", "mlflow.auth.defaultPermission=ALL",
+    )  # fmt: skip
+    assert wrong.returncode != 0
+    assert "defaultPermission" in wrong.stderr

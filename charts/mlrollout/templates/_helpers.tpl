@@ -84,3 +84,53 @@ capabilities: {drop: [ALL]}
   verbs: [get]
 {{- end }}
 {{- end -}}
+
+{{- define "mlrollout.postgresql.selector" -}}
+app.kubernetes.io/name: mlrollout-postgresql
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{/* A generated secret value (base64) that survives `helm upgrade`: the one already in the
+Secret `.name` under `.key` if there is one, else a new random one. */}}
+{{- define "mlrollout.generatedSecret" -}}
+{{- $found := lookup "v1" "Secret" .ctx.Release.Namespace .name -}}
+{{- if and $found $found.data (hasKey $found.data .key) -}}
+{{- index $found.data .key -}}
+{{- else -}}
+{{- randAlphaNum 32 | b64enc -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The Secret holding the PostgreSQL password (key `password`). */}}
+{{- define "mlrollout.postgresql.secret" -}}
+{{- .Values.postgresql.existingSecret | default (printf "%s-postgresql" (include "mlrollout.fullname" .)) -}}
+{{- end -}}
+
+{{/* The Secret holding the MLflow admin's `username` and `password`. */}}
+{{- define "mlrollout.mlflow.adminSecret" -}}
+{{- .Values.mlflow.auth.adminSecret | default (printf "%s-mlflow-auth" (include "mlrollout.fullname" .)) -}}
+{{- end -}}
+
+{{/* MLflow's database URIs (the server and its db-upgrade init container read the same). */}}
+{{- define "mlrollout.mlflow.databaseEnv" -}}
+{{- $pg := printf "%s-postgresql" (include "mlrollout.fullname" .) -}}
+{{- if .Values.postgresql.enabled }}
+- name: DB_PASSWORD
+  valueFrom:
+    secretKeyRef: {name: {{ include "mlrollout.postgresql.secret" . }}, key: password}
+- {name: BACKEND_STORE_URI, value: "postgresql+psycopg2://mlflow:$(DB_PASSWORD)@{{ $pg }}:5432/mlflow"}
+{{- else if .Values.mlflow.backendStoreUriSecret.name }}
+- name: BACKEND_STORE_URI
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.mlflow.backendStoreUriSecret.name }}
+      key: {{ .Values.mlflow.backendStoreUriSecret.key | default "uri" }}
+{{- else }}
+- {name: BACKEND_STORE_URI, value: {{ .Values.mlflow.backendStoreUri | default "sqlite:////data/mlflow.db" | quote }}}
+{{- end }}
+{{- if and .Values.mlflow.auth.enabled .Values.postgresql.enabled }}
+- {name: AUTH_DATABASE_URI, value: "postgresql+psycopg2://mlflow:$(DB_PASSWORD)@{{ $pg }}:5432/mlflow_auth"}
+{{- else if .Values.mlflow.auth.enabled }}
+- {name: AUTH_DATABASE_URI, value: "sqlite:////data/basic_auth.db"}
+{{- end }}
+{{- end -}}

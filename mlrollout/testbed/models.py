@@ -63,6 +63,72 @@ def register_unloadable(tracking_uri: str, model: str, run_id: str) -> str:
     return str(client.create_model_version(model, source, run_id=run_id).version)
 
 
+# An MLflow model from code whose first prediction (the model server's warm-up) allocates
+# {mib} MiB and keeps it: a model that loads small and serves big.
+MEMORY_HOG = """
+import mlflow, numpy, pandas
+from mlflow.pyfunc import PythonModel
+
+class Hog(PythonModel):
+    ballast = None
+
+    def predict(self, context, model_input: pandas.DataFrame, params=None) -> list[float]:
+        if Hog.ballast is None:
+            Hog.ballast = numpy.ones({mib} * 1024 * 1024 // 8)
+        return [0.0] * len(model_input)
+
+mlflow.models.set_model(Hog())
+"""
+
+
+def register_with_metrics(
+    tracking_uri: str, model: str, source_version: str, metrics: dict[str, float]
+) -> str:
+    """A new version of ``model`` serving ``source_version``'s model from a run of its own whose
+    metrics are the source run's with ``metrics`` changed (what a run that measured more says)."""
+    client = _client(tracking_uri)
+    run = client.get_run(client.get_model_version(model, source_version).run_id)
+    new_run = client.create_run(run.info.experiment_id, run_name="metrics-changed")
+    for key, value in {**run.data.metrics, **metrics}.items():
+        client.log_metric(new_run.info.run_id, key, value)
+    client.set_terminated(new_run.info.run_id)
+    # A copy of the files in the new run: MLflow takes a source only from the version's own run.
+    import tempfile
+
+    import mlflow.artifacts
+
+    with tempfile.TemporaryDirectory() as scratch:
+        files = mlflow.artifacts.download_artifacts(
+            client.get_model_version_download_uri(model, source_version),
+            dst_path=scratch, tracking_uri=tracking_uri,
+        )  # fmt: skip
+        client.log_artifacts(new_run.info.run_id, files, "model")
+    source = f"{new_run.info.artifact_uri}/model"
+    created = client.create_model_version(model, source, run_id=new_run.info.run_id)
+    return str(created.version)
+
+
+def register_memory_hog(
+    tracking_uri: str, model: str, mib: int, metrics: dict[str, float], example: Any
+) -> str:
+    """A version of ``model`` that allocates ``mib`` MiB at warm-up, logged with ``metrics``."""
+    import tempfile
+
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri)
+    with tempfile.TemporaryDirectory() as scratch:
+        code = Path(scratch) / "hog.py"
+        code.write_text(MEMORY_HOG.format(mib=mib))
+        with mlflow.start_run(run_name="memory-hog"):
+            mlflow.log_metrics(metrics)
+            info = mlflow.pyfunc.log_model(
+                name="model", python_model=str(code), input_example=example,
+                registered_model_name=model,
+            )  # fmt: skip
+    return str(info.registered_model_version)
+
+
 def alias_version(tracking_uri: str, model: str, alias: str) -> str | None:
     """The version ``alias`` points at, or None when it is not set."""
     try:

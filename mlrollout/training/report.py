@@ -49,7 +49,7 @@ def summary(
 def print_table(console: Console, results: list[Result], best: Result | None) -> None:
     table = Table(title="mlrollout training demo")
     for column in ("algorithm", "version", "accuracy", "f1", "roc_auc", "p50 ms", "p95 ms",
-                   "size KB", "SLOs", ""):  # fmt: skip
+                   "size KB", "RSS MB", "SLOs", ""):  # fmt: skip
         table.add_column(column, justify="left" if column == "algorithm" else "right")
     for r in results:
         m = r.metrics
@@ -57,7 +57,7 @@ def print_table(console: Console, results: list[Result], best: Result | None) ->
         table.add_row(
             r.algorithm, r.version, f"{m['accuracy']:.4f}", f"{m['f1']:.4f}",
             f"{m['roc_auc']:.4f}", f"{m['latency_p50_ms']:.3f}", f"{m['latency_p95_ms']:.3f}",
-            f"{m['model_size_bytes'] / 1024:.0f}",
+            f"{m['model_size_bytes'] / 1024:.0f}", f"{m['memory_rss_mb']:.0f}",
             "met" if not missed else "missed: " + ", ".join(missed),
             "champion" if best is not None and r is best else "",
         )  # fmt: skip

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from . import measure
+from . import measure, memory
 from .algorithms import Algorithm
 from .slo import Slo
-from .tracking import Logged, log_and_register, model_size_bytes
+from .tracking import Logged, log_and_register, model_size_bytes, save_locally
 
 DATASET = "sklearn.datasets.load_breast_cancer"
 
@@ -80,6 +82,9 @@ def _train_one(
     metrics.update(measure.latency_summary(measure.single_row_latency_ms(model, x_test, calls)))
     metrics["training_time_s"] = training_time
     metrics["model_size_bytes"] = float(model_size_bytes(model, algorithm))
+    with tempfile.TemporaryDirectory(prefix="mlrollout-memory-") as scratch:
+        saved = save_locally(algorithm, model, Path(scratch) / "model")
+        metrics.update(memory.serving_memory(saved, x_test, options.seed))
     slo = options.slo.check(metrics)
     metrics["slo_compliant"] = 1.0 if all(slo.values()) else 0.0
     params = {

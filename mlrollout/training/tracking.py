@@ -59,6 +59,27 @@ def model_size_bytes(model: Any, algorithm: Algorithm) -> int:
     return len(model.get_booster().save_raw("ubj"))
 
 
+def flavor_of(algorithm: Algorithm, model: Any) -> tuple[Any, dict[str, Any]]:
+    """The MLflow flavour module that saves ``model`` and its options (one place for logging
+    it and for saving it locally to measure it)."""
+    import mlflow
+
+    if algorithm.flavor == FLAVOR_SKLEARN:
+        import skops.io
+
+        # Trust exactly the types this model needs (tree ensembles: the Tree storage).
+        trusted = skops.io.get_untrusted_types(data=skops.io.dumps(model))
+        return mlflow.sklearn, {"serialization_format": "skops", "skops_trusted_types": trusted}
+    return mlflow.xgboost, {}
+
+
+def save_locally(algorithm: Algorithm, model: Any, path: Path) -> Path:
+    """The MLflow model directory ``log_and_register`` would upload, saved at ``path``."""
+    flavor, options = flavor_of(algorithm, model)
+    flavor.save_model(model, path=str(path), **options)
+    return path
+
+
 def log_and_register(
     *,
     algorithm: Algorithm,
@@ -80,20 +101,11 @@ def log_and_register(
         mlflow.log_params(params)
         mlflow.log_metrics(metrics)
         mlflow.set_tags(tags)
-        common: dict[str, Any] = {
-            "name": "model", "signature": signature, "input_example": example,
-            "registered_model_name": registered_model,
-        }  # fmt: skip
-        if algorithm.flavor == FLAVOR_SKLEARN:
-            import skops.io
-
-            # Trust exactly the types this model needs (tree ensembles: the Tree storage).
-            trusted = skops.io.get_untrusted_types(data=skops.io.dumps(model))
-            info = mlflow.sklearn.log_model(
-                model, serialization_format="skops", skops_trusted_types=trusted, **common
-            )
-        else:
-            info = mlflow.xgboost.log_model(model, **common)
+        flavor, options = flavor_of(algorithm, model)
+        info = flavor.log_model(
+            model, name="model", signature=signature, input_example=example,
+            registered_model_name=registered_model, **options,
+        )  # fmt: skip
     version = str(info.registered_model_version)
     client = MlflowClient()
     for key, value in tags.items():

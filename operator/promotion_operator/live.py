@@ -24,15 +24,21 @@ log = logging.getLogger(__name__)
 
 _REQUESTS = "mlrollout_model_server_requests"
 _LATENCY = "mlrollout_model_server_request_duration_seconds"
+_MEMORY = "mlrollout_model_server_memory_working_set_bytes"
+_MEMORY_LIMIT = "mlrollout_model_server_memory_limit_bytes"
 _INFERENCE_ROUTES = {"/predict", "/v2/models/{model_name}/infer"}
 
 
 def parse_pod(text: str) -> PodCounters:
-    """The inference counters of one pod's `/metrics` page."""
+    """The inference counters and memory gauges of one pod's `/metrics` page."""
     requests = errors = 0.0
     buckets: dict[float, float] = {}
+    memory: dict[str, float] = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
+            if sample.name in (_MEMORY, _MEMORY_LIMIT):
+                memory[sample.name] = sample.value
+                continue
             if sample.labels.get("route") not in _INFERENCE_ROUTES:
                 continue
             if sample.name == f"{_REQUESTS}_total":
@@ -42,7 +48,7 @@ def parse_pod(text: str) -> PodCounters:
             elif sample.name == f"{_LATENCY}_bucket":
                 le = float(sample.labels["le"])
                 buckets[le] = buckets.get(le, 0.0) + sample.value
-    return PodCounters(requests, errors, buckets)
+    return PodCounters(requests, errors, buckets, memory.get(_MEMORY), memory.get(_MEMORY_LIMIT))
 
 
 class Live:

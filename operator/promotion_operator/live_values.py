@@ -14,11 +14,36 @@ LATENCY_P95 = "latency_p95_ms"
 LATENCY_P50 = "latency_p50_ms"
 ERROR_RATE = "error_rate"
 REQUESTS = "requests"
-ONLINE_METRICS = (LATENCY_P95, LATENCY_P50, ERROR_RATE, REQUESTS)
+MEMORY_WORKING_SET = "memory_working_set_mb"
+MEMORY_LIMIT_RATIO = "memory_limit_ratio"
+ONLINE_METRICS = (
+    LATENCY_P95, LATENCY_P50, ERROR_RATE, REQUESTS, MEMORY_WORKING_SET, MEMORY_LIMIT_RATIO,
+)  # fmt: skip
+_MIB = 1024 * 1024
 
 
 def window_values(before: LiveSample, after: LiveSample) -> dict[str, float | None]:
     """Each online metric over the window between the samples; None where there is no data."""
+    return {**_traffic_values(before, after), **memory_values(after)}
+
+
+def memory_values(sample: LiveSample) -> dict[str, float | None]:
+    """The hungriest pod at the sample: its working set (MiB) and its share of its limit (a pod
+    without a limit reports none). Gauges, so the window's last sample is what counts."""
+    pods = sample.pods.values()
+    working_sets = [p.memory_bytes for p in pods if p.memory_bytes is not None]
+    ratios = [
+        p.memory_bytes / p.memory_limit_bytes
+        for p in pods
+        if p.memory_bytes is not None and p.memory_limit_bytes
+    ]
+    return {
+        MEMORY_WORKING_SET: max(working_sets) / _MIB if working_sets else None,
+        MEMORY_LIMIT_RATIO: max(ratios) if ratios else None,
+    }
+
+
+def _traffic_values(before: LiveSample, after: LiveSample) -> dict[str, float | None]:
     increases = [
         _increase(before.pods[pod], counters)
         for pod, counters in after.pods.items()
@@ -46,7 +71,7 @@ def _increase(before: PodCounters, after: PodCounters) -> PodCounters:
         after.requests - before.requests,
         max(0.0, after.errors - before.errors),
         {le: count - before.buckets.get(le, 0.0) for le, count in after.buckets.items()},
-    )
+    )  # (memory gauges are read from the sample itself, not differenced)
 
 
 def _quantile_ms(q: float, buckets: dict[float, float]) -> float | None:

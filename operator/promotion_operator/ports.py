@@ -31,6 +31,9 @@ class PodCounters:
     errors: float  # 5xx answers
     # latency histogram: upper bound in seconds → cumulative count (Prometheus `le` buckets)
     buckets: dict[float, float] = field(default_factory=dict)
+    # gauges at the sample: the container's working set and memory limit (None: not reported)
+    memory_bytes: float | None = None
+    memory_limit_bytes: float | None = None
 
 
 @dataclass(frozen=True)

@@ -7,12 +7,15 @@ request counter, so their names and labels are part of the contract.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .admission import ROUTE_TEMPLATE_KEY
+from .memory import read_memory
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
 _UNMONITORED_PREFIXES = ("/v2/health/", "/metrics")
@@ -53,6 +56,30 @@ class ServerMetrics:
             f"{prefix}_model_info", "The served model (value is always 1).",
             ["name", "version", "flavor", "uri", "fast_path"], registry=r,
         )  # fmt: skip
+        r.register(MemoryCollector(prefix))
+
+
+class MemoryCollector:
+    """The working set and the memory limit, read at each scrape (the operator's memory gates
+    read these)."""
+
+    def __init__(self, prefix: str) -> None:
+        self._prefix = prefix
+
+    def collect(self) -> Iterator[Metric]:
+        reading = read_memory()
+        working_set = GaugeMetricFamily(
+            f"{self._prefix}_memory_working_set_bytes",
+            "The container's working set (cgroup usage minus inactive file cache) in a pod, "
+            "else the process's resident set.", labels=["source"],
+        )  # fmt: skip
+        working_set.add_metric([reading.source], reading.working_set_bytes)
+        yield working_set
+        if reading.limit_bytes is not None:
+            yield GaugeMetricFamily(
+                f"{self._prefix}_memory_limit_bytes", "The container's memory limit.",
+                value=reading.limit_bytes,
+            )  # fmt: skip
 
 
 def _is_monitored(path: str) -> bool:

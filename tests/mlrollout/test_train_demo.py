@@ -17,9 +17,11 @@ from tests.conftest import MlflowServer
 
 pytestmark = pytest.mark.integration
 
+
 PARAMS = {"algorithm", "dataset", "n_samples", "n_features", "seed"}
 METRICS = {
-    "accuracy", "f1", "roc_auc", "training_time_s", "model_size_bytes",
+    "accuracy", "f1", "roc_auc", "training_time_s", "model_size_bytes", "memory_rss_mb",
+    "memory_model_mb",
     "latency_p50_ms", "latency_p95_ms", "slo_compliant",
 }  # fmt: skip
 
@@ -66,6 +68,9 @@ def test_three_finished_runs_with_params_and_metrics(
         assert 0 < metrics["latency_p50_ms"] <= metrics["latency_p95_ms"]
         assert metrics["accuracy"] > 0.8
         assert metrics["model_size_bytes"] > 0
+        # measured in a fresh process: MLflow, pandas and the model resident; the model a share
+        assert 100 < metrics["memory_rss_mb"] < 2048
+        assert 0 < metrics["memory_model_mb"] < metrics["memory_rss_mb"]
         assert run.data.tags["slo.accuracy"] in {"met", "missed"}
 
 
@@ -173,3 +178,20 @@ def test_help_lists_every_command() -> None:
     assert result.returncode == 0
     for command in ("train", "mlflow", "gates"):
         assert command in result.stdout
+
+
+def test_a_model_that_allocates_at_warm_up_shows_it(tmp_path: Path) -> None:
+    """The memory probe predicts a warm-up batch: a model whose prediction allocates 300 MiB
+    (and keeps it) reports that in memory_model_mb, not just what it took to load."""
+    import mlflow.pyfunc
+    import pandas as pd
+
+    from mlrollout.testbed.models import MEMORY_HOG
+    from mlrollout.training.memory import serving_memory
+
+    code = tmp_path / "hog.py"
+    code.write_text(MEMORY_HOG.format(mib=300))
+    mlflow.pyfunc.save_model(str(tmp_path / "model"), python_model=str(code))
+    features = pd.DataFrame({"x": [1.0, 2.0, 3.0]})
+    measured = serving_memory(tmp_path / "model", features)
+    assert measured["memory_model_mb"] > 280, measured

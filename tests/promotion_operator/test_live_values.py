@@ -84,3 +84,31 @@ mlrollout_model_server_requests_total{{method="GET",route="/v2",status="200"}} 5
     assert counters.requests == 10
     assert counters.errors == 2
     assert counters.buckets == {0.01: 9.0, INF: 10.0}
+
+
+def test_memory_is_the_hungriest_pods_at_the_sample() -> None:
+    mib = 1024 * 1024
+    pods = {
+        "a": PodCounters(10, 0, memory_bytes=300 * mib, memory_limit_bytes=1000 * mib),
+        "b": PodCounters(10, 0, memory_bytes=200 * mib, memory_limit_bytes=250 * mib),
+        "c": PodCounters(10, 0),  # an older server reports no memory
+    }
+    values = window_values(LiveSample(pods), LiveSample(pods))
+    assert values["memory_working_set_mb"] == 300
+    assert values["memory_limit_ratio"] == 0.8  # b: 200 of 250 MiB
+    unlimited = {"a": PodCounters(1, 0, memory_bytes=5 * mib)}
+    values = window_values(LiveSample(unlimited), LiveSample(unlimited))
+    assert values["memory_working_set_mb"] == 5
+    assert values["memory_limit_ratio"] is None  # no limit: no ratio, never 0
+
+
+def test_parse_pod_reads_the_memory_gauges() -> None:
+    page = (
+        "# TYPE mlrollout_model_server_memory_working_set_bytes gauge\n"
+        'mlrollout_model_server_memory_working_set_bytes{source="cgroup"} 1.5e+08\n'
+        "# TYPE mlrollout_model_server_memory_limit_bytes gauge\n"
+        "mlrollout_model_server_memory_limit_bytes 5.36870912e+08\n"
+    )
+    pod = parse_pod(page)
+    assert (pod.memory_bytes, pod.memory_limit_bytes) == (1.5e8, 536870912)
+    assert parse_pod("").memory_bytes is None

@@ -113,7 +113,28 @@ def render(checked: list[Checked]) -> str:
             )
             if m.phase is not MeasurementPhase.SUCCESSFUL:
                 lines.append(f"    {m.message}")
+        lines += live_gate_notes(spec)
     return "\n".join(lines)
+
+
+def live_gate_notes(spec: ModelPromotionSpec) -> list[str]:
+    """The verification's gates, judged only live, and what each needs that the spec lacks."""
+    gates = spec.rollout.verification.gates
+    if not gates:
+        return []
+    limits = (spec.serving.resources or {}).get("limits") or {}
+    notes = [f"  judged live, once rolled out: {', '.join(g.display_name for g in gates)}"]
+    if any(g.metric == "memory_limit_ratio" for g in gates) and "memory" not in limits:
+        notes.append(
+            "    memory_limit_ratio has no limit to compare with: set "
+            "spec.serving.resources.limits.memory (else it has no data, and onNoData decides)"
+        )
+    if any(g.metric in ("input_drift_psi_max", "prediction_shift") for g in gates):
+        notes.append(
+            "    drift gates need the model's reference profile (mlrollout train logs one) and "
+            "real traffic while verifying: the smoke load is not counted"
+        )
+    return notes
 
 
 def _num(value: float | None) -> str:

@@ -6,13 +6,17 @@ import json
 import threading
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from typing import Any
+
+Rows = list[list[float]]
 
 
 class Poller:
-    """Posts ``rows`` to ``{url}/predict`` every ``period_s`` on a thread, while in `with`."""
+    """Posts ``rows`` (or what ``rows()`` returns, anew each time: a stream of traffic) to
+    ``{url}/predict`` every ``period_s`` on a thread, while in `with`."""
 
-    def __init__(self, url: str, rows: list[list[float]], period_s: float = 0.1) -> None:
+    def __init__(self, url: str, rows: Rows | Callable[[], Rows], period_s: float = 0.1) -> None:
         self.url, self.rows, self.period_s = url, rows, period_s
         self.ok = 0
         self.failures: list[str] = []  # why each failed request failed
@@ -28,8 +32,9 @@ class Poller:
         self._thread.join(timeout=10)
 
     def _run(self) -> None:
-        body = json.dumps({"instances": self.rows}).encode()
         while not self._stop.is_set():
+            rows = self.rows() if callable(self.rows) else self.rows
+            body = json.dumps({"instances": rows}).encode()
             request = urllib.request.Request(
                 f"{self.url}/predict", data=body, headers={"content-type": "application/json"}
             )

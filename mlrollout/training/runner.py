@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import measure, memory
+from . import measure, memory, profile
 from .algorithms import Algorithm
 from .slo import Slo
 from .tracking import Logged, log_and_register, model_size_bytes, save_locally
@@ -98,6 +98,7 @@ def _train_one(
         algorithm=algorithm, model=model, example=x_test.iloc[:5], params=params,
         metrics=metrics, tags=tags, experiment_id=experiment_id,
         registered_model=options.registered_model,
+        reference_profile=profile.build_reference(x_train, model.predict(x_train)),
     )  # fmt: skip
     return Result(algorithm.name, logged.run_id, logged.version, metrics, slo, params)
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .algorithms import FLAVOR_SKLEARN, Algorithm
+from .profile import METADATA_KEY as PROFILE_KEY
 
 DEFAULT_STORE = Path(".mlrollout") / "mlflow"
 LOCAL_UI_URL = "http://127.0.0.1:5000"
@@ -90,6 +91,7 @@ def log_and_register(
     tags: dict[str, str],
     experiment_id: str,
     registered_model: str,
+    reference_profile: dict[str, Any] | None = None,
 ) -> Logged:
     """One run with params, metrics, tags and the model, registered as a new version."""
     import mlflow
@@ -102,9 +104,13 @@ def log_and_register(
         mlflow.log_metrics(metrics)
         mlflow.set_tags(tags)
         flavor, options = flavor_of(algorithm, model)
+        metadata = None
+        if reference_profile is not None:  # beside the model, and in it for the model server
+            mlflow.log_dict(reference_profile, "reference_profile.json")
+            metadata = {PROFILE_KEY: reference_profile}
         info = flavor.log_model(
             model, name="model", signature=signature, input_example=example,
-            registered_model_name=registered_model, **options,
+            registered_model_name=registered_model, metadata=metadata, **options,
         )  # fmt: skip
     version = str(info.registered_model_version)
     client = MlflowClient()

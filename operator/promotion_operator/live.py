@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import random
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -27,6 +28,8 @@ _LATENCY = "mlrollout_model_server_request_duration_seconds"
 _MEMORY = "mlrollout_model_server_memory_working_set_bytes"
 _MEMORY_LIMIT = "mlrollout_model_server_memory_limit_bytes"
 _INFERENCE_ROUTES = {"/predict", "/v2/models/{model_name}/infer"}
+# The model server leaves requests with this header out of its live profile (drift gates).
+SMOKE_HEADER = "x-mlrollout-smoke"
 
 
 def parse_pod(text: str) -> PodCounters:
@@ -75,7 +78,9 @@ class Live:
             for pod, base in endpoints.items():
                 page = await http.get(f"{base}/metrics")
                 page.raise_for_status()
-                counters[pod] = parse_pod(page.text)
+                profile = await http.get(f"{base}/profile")  # 404: no reference profile
+                found = profile.json() if profile.status_code == httpx.codes.OK else None
+                counters[pod] = replace(parse_pod(page.text), profile=found)
         return LiveSample(counters)
 
     def ensure_smoke_load(
@@ -108,5 +113,6 @@ class Live:
                         if not rows:
                             meta = await http.get(f"{base}/v2/models/{model_name}")
                             rows = meta.raise_for_status().json()["parameters"]["example_instances"]
-                        await http.post(f"{base}/predict", json={"instances": rows[:1]})
+                        await http.post(f"{base}/predict", json={"instances": rows[:1]},
+                                        headers={SMOKE_HEADER: "1"})  # fmt: skip
                 await asyncio.sleep(1.0 / rps)

@@ -34,6 +34,9 @@ class PodCounters:
     # gauges at the sample: the container's working set and memory limit (None: not reported)
     memory_bytes: float | None = None
     memory_limit_bytes: float | None = None
+    # its `/profile`: the model's reference profile and the counts served in its bins (None:
+    # the model has no reference profile, or an older server)
+    profile: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,11 @@ rollout, and a verified version waits for MLflow before it is recorded as promot
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
-from . import verification
+from . import drift, verification
 from .alias_claim import claim
 from .events import Reason
 from .gates import evaluate
@@ -38,6 +39,8 @@ from .status import (
     VersionRef,
     rfc3339,
 )
+
+log = logging.getLogger(__name__)
 
 _MAX_STEPS_PER_PASS = 4
 
@@ -218,6 +221,7 @@ async def _evaluate(run: ReconcilePass) -> None:
 # -- step 3 and 4: roll out, wait for ready pods --------------------------------------------
 async def _start_rollout(run: ReconcilePass) -> None:
     version = run.candidate
+    await _remember_champion_predictions(run)
     await run.apply_version(version)
     deadline = run.now + timedelta(seconds=run.spec.rollout.progress_deadline_seconds)
     run.status.rollout = RolloutProgress(started_at=run.now, deadline=deadline)
@@ -225,6 +229,24 @@ async def _start_rollout(run: ReconcilePass) -> None:
     run.condition(ConditionType.PROGRESSING, True, "RolloutStarted", message)
     run.enter(PromotionPhase.ROLLING_OUT, message)
     run.deps.events.info(Reason.ROLLING_OUT, f"version {version}: gates passed, rolling out")
+
+
+async def _remember_champion_predictions(run: ReconcilePass) -> None:
+    """What the serving version predicts on live traffic, read from its pods before the
+    rollout replaces them: the reference of a `prediction_shift` gate. Lost on an operator
+    restart (then the gate has no data, and its onNoData decides)."""
+    gates = run.spec.rollout.verification.gates
+    champion = run.status.serving_version
+    if champion is None or not any(g.metric == drift.PREDICTION_SHIFT for g in gates):
+        return
+    try:
+        sample = await run.deps.live.sample(run.promotion.name, run.promotion.namespace, champion)
+    except Exception as exc:  # no champion pods (scaled to zero?), no profile: no reference
+        log.info("no champion predictions to compare with", extra={"error": str(exc)})
+        return
+    rows, labels = drift.live_predictions(sample)
+    if rows >= drift.MIN_ROWS:
+        run.deps.scratch.window.champion_predictions = drift.label_shares(labels)
 
 
 async def _watch_rollout(run: ReconcilePass) -> None:

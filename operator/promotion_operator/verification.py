@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from .drift import drift_values
 from .gates import evaluate, overall
 from .live_values import window_values
 from .ports import LivePort, LiveSample
@@ -63,9 +64,11 @@ def _trailing_errors(phases: Sequence[MeasurementPhase]) -> int:
 
 @dataclass
 class LiveWindow:
-    """The last sample of the candidate's counters (memory only; lost on restart)."""
+    """The last sample of the candidate's counters, and the champion's live label shares read
+    before the rollout replaced its pods (memory only; lost on restart: then no data)."""
 
     last: LiveSample | None = None
+    champion_predictions: dict[str, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -110,8 +113,12 @@ async def measure(
         window.last = sample
         if previous is None:
             return None
-    values = window_values(previous, sample) if previous and sample else {}
-    return judge_round(verification, progress, values, error)
+    values: dict[str, float | None] = {}
+    details: dict[str, str] = {}
+    if previous and sample:
+        drift, details = drift_values(sample, window.champion_predictions)
+        values = {**window_values(previous, sample), **drift}
+    return judge_round(verification, progress, values, error, details)
 
 
 def judge_round(
@@ -119,13 +126,20 @@ def judge_round(
     progress: VerificationProgress,
     values: dict[str, float | None],
     error: str | None,
+    details: dict[str, str] | None = None,
 ) -> Round:
-    """Measure every online gate on ``values`` once, add it to ``progress``, judge the series."""
+    """Measure every online gate on ``values`` once, add it to ``progress``, judge the series;
+    ``details`` (per metric) go into the measurement's message, e.g. which feature drifted."""
     limits = Limits.of(verification)
     latest: list[GateStatus] = []
     verdicts: list[MeasurementPhase | None] = []
     for gate in verification.gates:
         measurement = evaluate(gate, values.get(gate.metric), source="live", error=error)
+        detail = (details or {}).get(gate.metric)
+        if detail and error is None:
+            measurement = measurement.model_copy(
+                update={"message": f"{measurement.message}; {detail}"}
+            )
         series = progress.measurements.setdefault(gate.display_name, [])
         series.append(MeasurementRecord(phase=measurement.phase))
         latest.append(measurement)

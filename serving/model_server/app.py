@@ -18,6 +18,7 @@ from .errors import ModelNotFound, PayloadTooLarge, install_error_handlers
 from .metrics import MetricsMiddleware, ServerMetrics
 from .openapi import document_request_bodies
 from .predictor import OUTPUT_PREDICT
+from .profile import SMOKE_HEADER
 from .runtime import ModelRuntime
 from .settings import ServerSettings
 
@@ -123,7 +124,9 @@ def create_app(settings: ServerSettings, runtime: ModelRuntime | None = None) ->
         parsed = v2.parse_request(payload)
         matrix = v2.matrix_from_request(parsed, ready_model.spec)
         wanted = [o.name for o in parsed.outputs or []] or [OUTPUT_PREDICT]
-        outputs = [v2.output_tensor(o, await runtime.infer(matrix, o)) for o in wanted]
+        outputs = [
+            v2.output_tensor(o, await runtime.infer(matrix, o, _profiled(request))) for o in wanted
+        ]
         source = ready_model.loaded.source
         response: dict[str, Any] = {
             "model_name": name,
@@ -139,10 +142,34 @@ def create_app(settings: ServerSettings, runtime: ModelRuntime | None = None) ->
         ready_model = runtime.require_ready()
         payload = await inputs.parse_json_body(await read_body(request, settings.max_request_bytes))
         matrix = inputs.matrix_from_rows(inputs.instances_of(payload), ready_model.spec)
-        return json_response({"predictions": await runtime.infer(matrix)})
+        return json_response(
+            {"predictions": await runtime.infer(matrix, profile=_profiled(request))}
+        )
+
+    _add_profile_route(app, runtime)
 
     @app.get("/metrics")
     async def prometheus_metrics() -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+def _profiled(request: Request) -> bool:
+    """Real traffic is counted in the live profile; the operator's smoke load is not."""
+    return SMOKE_HEADER not in request.headers
+
+
+def _add_profile_route(app: FastAPI, runtime: ModelRuntime) -> None:
+    @app.get("/profile")
+    async def live_profile() -> Response:
+        """The reference profile and the live counts in its bins (verification's drift gates)."""
+        runtime.require_ready()
+        if runtime.profile is None:
+            raise ModelNotFound(
+                "this model was logged without a reference profile (mlrollout train logs one), "
+                "or its features are not named: no live profile"
+            )
+        return json_response(
+            {"reference": runtime.profile.reference, "live": runtime.profile.snapshot()}
+        )

@@ -25,6 +25,8 @@ from .batching import MicroBatcher
 from .errors import InferenceFailed, InvalidInput, ModelNotReady
 from .inputs import FloatArray
 from .metrics import ServerMetrics
+from .profile import METADATA_KEY as PROFILE_KEY
+from .profile import LiveProfile
 from .settings import ServerSettings
 
 log = logging.getLogger(__name__)
@@ -44,6 +46,7 @@ class ModelRuntime:
         self.state = State.LOADING
         self.reason = "model is loading"
         self.predictor: predictor.Predictor | None = None
+        self.profile: LiveProfile | None = None  # with a reference profile in the MLmodel
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inference")
         # Downloaded model files live as long as the server (TMPDIR: an emptyDir on Kubernetes).
         self._downloads = tempfile.TemporaryDirectory(prefix="model-server-")
@@ -96,6 +99,7 @@ class ModelRuntime:
 
     def _mark_ready(self, ready: predictor.Predictor, seconds: float) -> None:
         source = ready.loaded.source
+        self.profile = _live_profile(ready)
         self.predictor = ready
         self.state, self.reason = State.READY, "model loaded and warmed up"
         self.metrics.load_seconds.set(seconds)
@@ -124,7 +128,11 @@ class ModelRuntime:
             raise ModelNotReady(f"model not ready: {self.reason}")
         return self.predictor
 
-    async def infer(self, matrix: FloatArray, output: str = predictor.OUTPUT_PREDICT) -> Any:
+    async def infer(
+        self, matrix: FloatArray, output: str = predictor.OUTPUT_PREDICT, profile: bool = True
+    ) -> Any:
+        """Predict ``output`` for ``matrix``; counted in the live profile unless ``profile`` is
+        false (the operator's smoke load)."""
         ready = self.require_ready()
         if output not in ready.outputs:
             raise InvalidInput(
@@ -136,6 +144,9 @@ class ModelRuntime:
             log.exception("inference failed")
             raise InferenceFailed(f"model error: {type(exc).__name__}") from exc
         self.metrics.rows.inc(matrix.shape[0])
+        if profile and self.profile is not None:
+            labels = result if output == predictor.OUTPUT_PREDICT else None
+            self.profile.update(matrix, labels)
         return result
 
     def _predict_sync(self, matrix: Any, output: str) -> Any:
@@ -146,3 +157,18 @@ class ModelRuntime:
         await self._batcher.close()
         self._executor.shutdown(wait=True, cancel_futures=True)
         self._downloads.cleanup()
+
+
+def _live_profile(ready: predictor.Predictor) -> LiveProfile | None:
+    """The live profile in the bins of the model's reference profile, if it was logged with
+    one and its features are the columns the server takes (else none, and a log line)."""
+    metadata = getattr(ready.loaded.mlflow_model, "metadata", None) or {}
+    reference = metadata.get(PROFILE_KEY)
+    columns = ready.spec.feature_names
+    if reference is None or columns is None:
+        return None
+    try:
+        return LiveProfile(reference, list(columns))
+    except (ValueError, KeyError, TypeError) as exc:
+        log.warning("reference profile unusable: no live profile", extra={"error": str(exc)})
+        return None

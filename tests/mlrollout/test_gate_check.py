@@ -95,3 +95,27 @@ def test_invalid_file_names_the_field(tmp_path: Path) -> None:
     assert "spec.model: Value error, spec.model: set exactly one of version or alias" in str(
         caught.value
     )
+
+
+def test_live_gates_are_listed_with_what_they_lack() -> None:
+    from mlrollout.gate_check import live_gate_notes
+    from promotion_operator.spec import parse_spec
+
+    spec = parse_spec({
+        "model": {"name": "m", "version": "1"},
+        "mlflow": {"trackingUri": "http://mlflow:5000"},
+        "serving": {"image": "i:1"},
+        "rollout": {"verification": {"gates": [
+            {"metric": "memory_limit_ratio", "op": "<=", "threshold": 0.8},
+            {"metric": "input_drift_psi_max", "op": "<=", "threshold": 0.2},
+        ]}},
+    })  # fmt: skip
+    notes = "\n".join(live_gate_notes(spec))
+    assert (
+        "judged live, once rolled out: memory_limit_ratio <= 0.8, input_drift_psi_max <= 0.2"
+        in notes
+    )
+    assert "set spec.serving.resources.limits.memory" in notes
+    assert "reference profile" in notes
+    spec.serving.resources["limits"] = {"memory": "1Gi"}
+    assert "limits.memory" not in "\n".join(live_gate_notes(spec))

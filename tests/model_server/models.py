@@ -49,7 +49,9 @@ def xgboost_classifier(data: Dataset) -> Any:
     return model.fit(data.features, data.target)
 
 
-def save_sklearn(model: Any, data: Dataset, path: Path) -> Path:
+def save_sklearn(
+    model: Any, data: Dataset, path: Path, metadata: dict[str, Any] | None = None
+) -> Path:
     import mlflow.sklearn
     import skops.io
     from mlflow.models import infer_signature
@@ -63,6 +65,7 @@ def save_sklearn(model: Any, data: Dataset, path: Path) -> Path:
         skops_trusted_types=skops.io.get_untrusted_types(data=skops.io.dumps(model)),
         signature=infer_signature(example, model.predict(example)),
         input_example=example,
+        metadata=metadata,
     )
     return path
 

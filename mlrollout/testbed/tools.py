@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import json
-import re
 import shutil
+import socket
 import subprocess
+import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -54,23 +56,24 @@ class Kube:
 
     @contextlib.contextmanager
     def port_forward(self, namespace: str, target: str, port: int) -> Iterator[str]:
-        """`kubectl port-forward` to ``target``; yields the local base URL once it listens."""
+        """`kubectl port-forward` to ``target``; yields the local base URL once it listens.
+
+        kubectl exits when one forwarded connection fails (a reset mid-upload, a pod
+        restart): a watcher starts it again on the same local port, so a long training run
+        sees one refused connection at most, never a dead tunnel."""
+        local = _free_port()
         command = [*self._base("kubectl", "--context"), "-n", namespace, "port-forward", target,
-                   f":{port}", "--address", "127.0.0.1"]  # fmt: skip
-        process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        )
+                   f"{local}:{port}", "--address", "127.0.0.1"]  # fmt: skip
+        forward = _Forward(command)
         try:
-            assert process.stdout is not None
-            line = process.stdout.readline()
-            match = re.search(r"127\.0\.0\.1:(\d+)", line)
-            if match is None:
-                raise TestbedError(f"port-forward to {namespace}/{target} failed: {line.strip()}")
+            first = forward.start()
+            if f"127.0.0.1:{local}" not in first:
+                raise TestbedError(f"port-forward to {namespace}/{target} failed: {first.strip()}")
+            forward.keep_alive()
             time.sleep(0.2)
-            yield f"http://127.0.0.1:{match.group(1)}"
+            yield f"http://127.0.0.1:{local}"
         finally:
-            process.terminate()
-            process.wait(timeout=10)
+            forward.stop()
 
     def _base(self, tool: str, context_flag: str) -> list[str]:
         context = [context_flag, self.context] if self.context else []
@@ -102,3 +105,55 @@ def _checked(tool: str, args: tuple[str, ...], result: subprocess.CompletedProce
     if result.returncode != 0:
         raise TestbedError(f"{tool} {' '.join(args[:3])} failed: {result.stderr.strip()}")
     return result.stdout
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class _Forward:
+    """One `kubectl port-forward` command, restarted whenever it exits until stopped; its
+    output drained so that kubectl never blocks on a full pipe."""
+
+    def __init__(self, command: list[str]) -> None:
+        self._command = command
+        self._stopped = threading.Event()
+        self._process: subprocess.Popen[str] | None = None
+        self._watcher = threading.Thread(target=self._watch, daemon=True)
+
+    def start(self) -> str:
+        """Start kubectl; its first line ("Forwarding from ...", or the error)."""
+        self._process = subprocess.Popen(
+            self._command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        assert self._process.stdout is not None
+        return self._process.stdout.readline()
+
+    def keep_alive(self) -> None:
+        self._watcher.start()
+
+    def _watch(self) -> None:
+        while not self._stopped.is_set():
+            process = self._process
+            assert process is not None
+            assert process.stdout is not None
+            for _ in process.stdout:  # drained until kubectl exits
+                pass
+            process.wait()
+            if self._stopped.wait(0.5):
+                return
+            sys.stderr.write(f"kubectl port-forward exited ({process.returncode}); again\n")
+            self.start()
+            if self._stopped.is_set():  # stop() ran meanwhile: it saw the old process
+                assert self._process is not None
+                self._process.terminate()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        if self._process is not None:
+            self._process.terminate()
+            self._process.wait(timeout=10)
+        if self._watcher.is_alive():
+            self._watcher.join(timeout=10)

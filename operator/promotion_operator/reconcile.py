@@ -24,6 +24,7 @@ from . import drift, verification
 from .alias_claim import claim
 from .events import Reason
 from .gates import evaluate
+from .live_values import MEMORY_WORKING_SET, memory_values
 from .offline import evaluate_offline
 from .promotion_pass import Deps, ModelPromotion, PassResult, ReconcilePass, digest
 from .registry import NotFound, RegistryUnavailable, Unauthorized
@@ -221,7 +222,7 @@ async def _evaluate(run: ReconcilePass) -> None:
 # -- step 3 and 4: roll out, wait for ready pods --------------------------------------------
 async def _start_rollout(run: ReconcilePass) -> None:
     version = run.candidate
-    await _remember_champion_predictions(run)
+    await _remember_champion(run)
     await run.apply_version(version)
     deadline = run.now + timedelta(seconds=run.spec.rollout.progress_deadline_seconds)
     run.status.rollout = RolloutProgress(started_at=run.now, deadline=deadline)
@@ -231,22 +232,27 @@ async def _start_rollout(run: ReconcilePass) -> None:
     run.deps.events.info(Reason.ROLLING_OUT, f"version {version}: gates passed, rolling out")
 
 
-async def _remember_champion_predictions(run: ReconcilePass) -> None:
-    """What the serving version predicts on live traffic, read from its pods before the
-    rollout replaces them: the reference of a `prediction_shift` gate. Lost on an operator
-    restart (then the gate has no data, and its onNoData decides)."""
+async def _remember_champion(run: ReconcilePass) -> None:
+    """What the serving version does on live traffic, read from its pods before the rollout
+    replaces them: the reference of a `prediction_shift` gate (its label shares) and of a live
+    memory gate with a baseline (its working set). Lost on an operator restart (then those
+    gates have no data, and their onNoData decides)."""
     gates = run.spec.rollout.verification.gates
     champion = run.status.serving_version
-    if champion is None or not any(g.metric == drift.PREDICTION_SHIFT for g in gates):
+    wants_labels = any(g.metric == drift.PREDICTION_SHIFT for g in gates)
+    wants_memory = any(g.baseline is not None for g in gates)
+    if champion is None or not (wants_labels or wants_memory):
         return
     try:
         sample = await run.deps.live.sample(run.promotion.name, run.promotion.namespace, champion)
     except Exception as exc:  # no champion pods (scaled to zero?), no profile: no reference
-        log.info("no champion predictions to compare with", extra={"error": str(exc)})
+        log.info("no live champion to compare with", extra={"error": str(exc)})
         return
+    window = run.deps.scratch.window
     rows, labels = drift.live_predictions(sample)
     if rows >= drift.MIN_ROWS:
-        run.deps.scratch.window.champion_predictions = drift.label_shares(labels)
+        window.champion_predictions = drift.label_shares(labels)
+    window.champion_memory_mb = memory_values(sample)[MEMORY_WORKING_SET]
 
 
 async def _watch_rollout(run: ReconcilePass) -> None:

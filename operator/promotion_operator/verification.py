@@ -14,7 +14,7 @@ from datetime import datetime
 
 from .drift import drift_values
 from .gates import evaluate, overall
-from .live_values import window_values
+from .live_values import MEMORY_WORKING_SET, window_values
 from .ports import LivePort, LiveSample
 from .spec import Verification
 from .status import GateStatus, MeasurementPhase, MeasurementRecord, VerificationProgress
@@ -69,6 +69,7 @@ class LiveWindow:
 
     last: LiveSample | None = None
     champion_predictions: dict[str, float] | None = None
+    champion_memory_mb: float | None = None  # the baseline of a live memory gate
 
 
 @dataclass(frozen=True)
@@ -118,7 +119,8 @@ async def measure(
     if previous and sample:
         drift, details = drift_values(sample, window.champion_predictions)
         values = {**window_values(previous, sample), **drift}
-    return judge_round(verification, progress, values, error, details)
+    baselines = {MEMORY_WORKING_SET: window.champion_memory_mb}
+    return judge_round(verification, progress, values, error, details, baselines)
 
 
 def judge_round(
@@ -127,14 +129,17 @@ def judge_round(
     values: dict[str, float | None],
     error: str | None,
     details: dict[str, str] | None = None,
+    baselines: dict[str, float | None] | None = None,
 ) -> Round:
     """Measure every online gate on ``values`` once, add it to ``progress``, judge the series;
-    ``details`` (per metric) go into the measurement's message, e.g. which feature drifted."""
+    ``details`` (per metric) go into the measurement's message, e.g. which feature drifted;
+    ``baselines`` (per metric) are the champion's live values, for gates with a baseline."""
     limits = Limits.of(verification)
     latest: list[GateStatus] = []
     verdicts: list[MeasurementPhase | None] = []
     for gate in verification.gates:
-        measurement = evaluate(gate, values.get(gate.metric), source="live", error=error)
+        baseline = (baselines or {}).get(gate.metric) if gate.baseline is not None else None
+        measurement = evaluate(gate, values.get(gate.metric), baseline, source="live", error=error)
         detail = (details or {}).get(gate.metric)
         if detail and error is None:
             measurement = measurement.model_copy(

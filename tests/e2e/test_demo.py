@@ -69,8 +69,8 @@ def test_the_demo_promotes_rejects_and_rolls_back(
 
 def refused_logins_say_why(kube: Kube, images: dict[str, str], version: str) -> None:
     """A wrong password (the chart Secret's other key) and a Secret the operator may not read:
-    each status says so, no Deployment is made, and no secret value is in a status, an Event
-    or the operator's log."""
+    each status says so, no Deployment is made, and no secret value is in a status, an Event,
+    the operator's log or its metrics."""
     secret = kube.get(NAMESPACE, "secret", LOGIN_SECRET)["data"]
     values = [base64.b64decode(v).decode() for v in secret.values()]
     cases = {
@@ -90,9 +90,17 @@ def refused_logins_say_why(kube: Kube, images: dict[str, str], version: str) -> 
     events = kube.kubectl_ok("get", "events", "-n", NAMESPACE, "-o", "json")
     statuses = json.dumps([kube.get(NAMESPACE, "mp", name) for name in cases])
     log = kube.kubectl_ok("logs", "-n", NAMESPACE, "deploy/mlrollout-operator")
+    pod = kube.kubectl_ok("get", "pods", "-n", NAMESPACE, "-o", "name",
+                          "-l", "app.kubernetes.io/name=mlrollout-operator").split()[0]  # fmt: skip
+    metrics = kube.kubectl_ok(
+        "get",
+        "--raw",
+        f"/api/v1/namespaces/{NAMESPACE}/pods/{pod.split('/')[1]}:9090/proxy/metrics",
+    )
+    assert "mlrollout" in metrics  # the operator's own page was read
     for value in values:
         if len(value) >= 8:  # the password and the CSRF key (not the user name "admin")
-            assert value not in events + statuses + log
+            assert value not in events + statuses + log + metrics
 
 
 def wait_for_message(kube: Kube, name: str, says: str, timeout_s: float = 90) -> dict[str, Any]:

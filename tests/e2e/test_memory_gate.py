@@ -60,6 +60,11 @@ def test_a_hungry_model_is_rejected_offline_or_rolled_back_live(
     hog = models.register_memory_hog(url, model, 450, measured, pd.DataFrame(features))
     spec = _spec(model, hog, image, url, relative)  # its run says it is no bigger
     spec["serving"]["env"] = [{"name": "MODEL_SERVER_TRUST_MODEL_CODE", "value": "true"}]
+    # and live, against the champion's own pods (read before the rollout replaces them)
+    spec["rollout"]["verification"]["gates"].append({
+        "metric": "memory_working_set_mb", "op": "<=", "baseline": "production", "tolerance": 150,
+        "name": "working set vs champion",
+    })  # fmt: skip
     target.apply(spec)
     rolled_back = target.wait(PromotionPhase.ROLLED_BACK, 300)
     offline = [g for g in rolled_back.gates if g.source != "live"]
@@ -69,5 +74,9 @@ def test_a_hungry_model_is_rejected_offline_or_rolled_back_live(
     assert failed, rolled_back.gates
     assert failed[0].metric in {"memory_limit_ratio", "memory_working_set_mb"}
     assert target.serving_version() == champion
-    hungry = {g.metric: g.value for g in rolled_back.gates if g.source == "live"}
-    print(f"memory hog: working set {hungry['memory_working_set_mb']} MiB of {LIMIT}")
+    against = next(g for g in rolled_back.gates if g.name == "working set vs champion")
+    assert against.phase is MeasurementPhase.FAILED, against.message
+    assert against.baseline_value is not None
+    assert 0.5 < against.baseline_value / (live["memory_working_set_mb"] or 1) < 2
+    print(f"memory hog: working set {against.value} MiB of {LIMIT}, champion's "
+          f"{against.baseline_value} MiB: {against.message}")  # fmt: skip

@@ -84,3 +84,17 @@ def test_the_gate_message_names_the_feature_and_no_data_follows_on_no_data() -> 
     assert "input_drift_psi_max failed" in drift.message
     assert "worst feature 'income'" in drift.message
     assert prediction.phase is MeasurementPhase.INCONCLUSIVE
+
+
+def test_a_live_memory_gate_with_a_baseline_compares_with_the_champion() -> None:
+    gate = {"metric": "memory_working_set_mb", "op": "<=", "baseline": "production",
+            "tolerance": 100}  # fmt: skip
+    verification = Verification.model_validate({"gates": [gate]})
+    progress = VerificationProgress.model_validate({"startedAt": "2026-01-01T00:00:00Z"})
+    values: dict[str, float | None] = {"memory_working_set_mb": 500.0}
+    over = judge_round(verification, progress, values, None, None, {"memory_working_set_mb": 300.0})
+    assert over.measurements[0].phase is MeasurementPhase.FAILED
+    assert over.measurements[0].baseline_value == 300.0
+    unknown = judge_round(verification, progress, values, None, None, {})
+    assert unknown.measurements[0].phase is MeasurementPhase.FAILED  # onNoData: Fail
+    assert "baseline production has no memory_working_set_mb" in unknown.measurements[0].message

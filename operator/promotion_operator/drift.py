@@ -21,6 +21,7 @@ from .ports import LiveSample
 
 INPUT_DRIFT_PSI_MAX = "input_drift_psi_max"
 PREDICTION_SHIFT = "prediction_shift"
+METRICS = (INPUT_DRIFT_PSI_MAX, PREDICTION_SHIFT)
 MIN_ROWS = 100
 # An empty bin's share: PSI takes a log of each share, and a bin with no rows is common.
 _FLOOR = 1e-4

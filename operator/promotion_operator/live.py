@@ -69,7 +69,11 @@ class Live:
             if is_ready(pod) and (url := base_url(pod)) is not None
         }
 
-    async def sample(self, name: str, namespace: str, version: str) -> LiveSample:
+    async def sample(
+        self, name: str, namespace: str, version: str, *, profiles: bool = False
+    ) -> LiveSample:
+        """Each ready pod's counters; with ``profiles`` (a drift gate needs them) also its
+        `/profile`, the reference and the counts it served in its bins."""
         endpoints = await self._endpoints(name, namespace, version)
         if not endpoints:
             raise RuntimeError(f"no ready pods of version {version}")
@@ -78,9 +82,11 @@ class Live:
             for pod, base in endpoints.items():
                 page = await http.get(f"{base}/metrics")
                 page.raise_for_status()
-                profile = await http.get(f"{base}/profile")  # 404: no reference profile
-                found = profile.json() if profile.status_code == httpx.codes.OK else None
-                counters[pod] = replace(parse_pod(page.text), profile=found)
+                counters[pod] = parse_pod(page.text)
+                if profiles:
+                    profile = await http.get(f"{base}/profile")  # 404: no reference profile
+                    if profile.status_code == httpx.codes.OK:
+                        counters[pod] = replace(counters[pod], profile=profile.json())
         return LiveSample(counters)
 
     def ensure_smoke_load(

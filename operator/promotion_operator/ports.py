@@ -68,7 +68,9 @@ class ClusterPort(Protocol):
 
 
 class LivePort(Protocol):
-    async def sample(self, name: str, namespace: str, version: str) -> LiveSample: ...
+    async def sample(
+        self, name: str, namespace: str, version: str, *, profiles: bool = False
+    ) -> LiveSample: ...
     def ensure_smoke_load(
         self, name: str, namespace: str, version: str, model_name: str, rps: float
     ) -> None:

@@ -244,7 +244,9 @@ async def _remember_champion(run: ReconcilePass) -> None:
     if champion is None or not (wants_labels or wants_memory):
         return
     try:
-        sample = await run.deps.live.sample(run.promotion.name, run.promotion.namespace, champion)
+        sample = await run.deps.live.sample(
+            run.promotion.name, run.promotion.namespace, champion, profiles=wants_labels
+        )
     except Exception as exc:  # no champion pods (scaled to zero?), no profile: no reference
         log.info("no live champion to compare with", extra={"error": str(exc)})
         return

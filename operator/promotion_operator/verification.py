@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from .drift import METRICS as DRIFT_METRICS
 from .drift import drift_values
 from .gates import evaluate, overall
 from .live_values import MEMORY_WORKING_SET, window_values
@@ -106,7 +107,8 @@ async def measure(
     sample; None when this sample only opens the window."""
     error: str | None = None
     try:
-        sample: LiveSample | None = await live.sample(name, namespace, version)
+        profiles = any(g.metric in DRIFT_METRICS for g in verification.gates)
+        sample: LiveSample | None = await live.sample(name, namespace, version, profiles=profiles)
     except Exception as exc:  # a metric-source failure is an Error measurement
         sample, error = None, f"cannot read the serving pods' metrics: {exc}"
     previous = window.last

@@ -117,7 +117,9 @@ class FakeLive:
     smoking: str | None = None  # the version under smoke load now
     broken: bool = False
 
-    async def sample(self, name: str, namespace: str, version: str) -> LiveSample:
+    async def sample(
+        self, name: str, namespace: str, version: str, *, profiles: bool = False
+    ) -> LiveSample:
         if self.broken:
             raise RuntimeError("connection refused")
         if self.background or self.smoking == version:

@@ -99,7 +99,9 @@ class Pods:
         self.requests = 0.0
         self.down = False
 
-    async def sample(self, name: str, namespace: str, version: str) -> LiveSample:
+    async def sample(
+        self, name: str, namespace: str, version: str, *, profiles: bool = False
+    ) -> LiveSample:
         if self.down:
             raise RuntimeError("connection refused")
         self.requests += 100

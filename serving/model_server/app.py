@@ -125,7 +125,7 @@ def create_app(settings: ServerSettings, runtime: ModelRuntime | None = None) ->
         matrix = v2.matrix_from_request(parsed, ready_model.spec)
         wanted = [o.name for o in parsed.outputs or []] or [OUTPUT_PREDICT]
         outputs = [
-            v2.output_tensor(o, await runtime.infer(matrix, o, _profiled(request))) for o in wanted
+            v2.output_tensor(o, r) for o, r in await _infer(request, runtime, matrix, wanted)
         ]
         source = ready_model.loaded.source
         response: dict[str, Any] = {
@@ -142,25 +142,31 @@ def create_app(settings: ServerSettings, runtime: ModelRuntime | None = None) ->
         ready_model = runtime.require_ready()
         payload = await inputs.parse_json_body(await read_body(request, settings.max_request_bytes))
         matrix = inputs.matrix_from_rows(inputs.instances_of(payload), ready_model.spec)
-        return json_response(
-            {"predictions": await runtime.infer(matrix, profile=_profiled(request))}
-        )
+        [(_, predictions)] = await _infer(request, runtime, matrix, [OUTPUT_PREDICT])
+        return json_response({"predictions": predictions})
 
-    _add_profile_route(app, runtime)
+    _add_observation_routes(app, runtime, metrics)
+    return app
+
+
+async def _infer(
+    request: Request, runtime: ModelRuntime, matrix: Any, outputs: list[str]
+) -> list[tuple[str, Any]]:
+    """(output, result) for each of ``outputs``; the request counted once in the live profile,
+    if it is real traffic (the operator's smoke load is not)."""
+    results = [(output, await runtime.infer(matrix, output)) for output in outputs]
+    if SMOKE_HEADER not in request.headers:
+        runtime.observe(matrix, dict(results).get(OUTPUT_PREDICT))
+    return results
+
+
+def _add_observation_routes(app: FastAPI, runtime: ModelRuntime, metrics: ServerMetrics) -> None:
+    """What the operator reads from a pod while it verifies: metrics, and the live profile."""
 
     @app.get("/metrics")
     async def prometheus_metrics() -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    return app
-
-
-def _profiled(request: Request) -> bool:
-    """Real traffic is counted in the live profile; the operator's smoke load is not."""
-    return SMOKE_HEADER not in request.headers
-
-
-def _add_profile_route(app: FastAPI, runtime: ModelRuntime) -> None:
     @app.get("/profile")
     async def live_profile() -> Response:
         """The reference profile and the live counts in its bins (verification's drift gates)."""

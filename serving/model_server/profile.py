@@ -30,7 +30,9 @@ class LiveProfile:
             raise ValueError(f"reference profile lacks the features {missing[:5]}")
         self.reference = reference
         self._names = columns
-        widest = max((len(by_name[c]["edges"]) for c in columns), default=0)
+        # Bins per column: one more than its cut points.
+        self._widths = [len(by_name[c]["edges"]) + 1 for c in columns]
+        widest = max(self._widths, default=1) - 1
         # One row of cut points per input column, padded with +inf (never exceeded).
         self._edges = np.full((len(columns), max(1, widest)), np.inf)
         for i, name in enumerate(columns):
@@ -61,13 +63,10 @@ class LiveProfile:
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
             features = {
-                name: self._counts[i, : len(self.reference_edges(name)) + 1].tolist()
-                for i, name in enumerate(self._names)
+                name: self._counts[i, :width].tolist()
+                for i, (name, width) in enumerate(zip(self._names, self._widths, strict=True))
             }
             return {"rows": self._rows, "features": features, "predictions": dict(self._labels)}
-
-    def reference_edges(self, name: str) -> list[float]:
-        return next(f["edges"] for f in self.reference["features"] if f["name"] == name)
 
 
 def _label(value: Any) -> str:

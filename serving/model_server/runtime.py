@@ -128,11 +128,7 @@ class ModelRuntime:
             raise ModelNotReady(f"model not ready: {self.reason}")
         return self.predictor
 
-    async def infer(
-        self, matrix: FloatArray, output: str = predictor.OUTPUT_PREDICT, profile: bool = True
-    ) -> Any:
-        """Predict ``output`` for ``matrix``; counted in the live profile unless ``profile`` is
-        false (the operator's smoke load)."""
+    async def infer(self, matrix: FloatArray, output: str = predictor.OUTPUT_PREDICT) -> Any:
         ready = self.require_ready()
         if output not in ready.outputs:
             raise InvalidInput(
@@ -144,10 +140,13 @@ class ModelRuntime:
             log.exception("inference failed")
             raise InferenceFailed(f"model error: {type(exc).__name__}") from exc
         self.metrics.rows.inc(matrix.shape[0])
-        if profile and self.profile is not None:
-            labels = result if output == predictor.OUTPUT_PREDICT else None
-            self.profile.update(matrix, labels)
         return result
+
+    def observe(self, matrix: FloatArray, labels: Any | None) -> None:
+        """Count one request's rows, and the labels it was answered (if it asked for them),
+        in the live profile: once per request, whatever outputs it asked for."""
+        if self.profile is not None:
+            self.profile.update(matrix, labels)
 
     def _predict_sync(self, matrix: Any, output: str) -> Any:
         assert self.predictor is not None

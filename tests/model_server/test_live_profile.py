@@ -63,7 +63,9 @@ def test_profile_counts_requests_not_warm_up_nor_smoke_load(
         body = client.post(
             "/v2/models/profiled/infer",
             json={"inputs": [{"name": "input", "shape": [2, 30], "datatype": "FP64",
-                              "data": [v for r in rows[:2] for v in r]}]},
+                              "data": [v for r in rows[:2] for v in r]}],
+                  # two outputs of one request: its rows are counted once
+                  "outputs": [{"name": "predict_proba"}, {"name": "predict"}]},
         )  # fmt: skip
         assert body.status_code == 200, body.text
         profile = client.get("/profile").json()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -14,6 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from mlrollout.tracking_server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]  # the checkout: bin/, hack/, charts/, k8s/
 
@@ -61,7 +62,7 @@ class Kube:
         kubectl exits when one forwarded connection fails (a reset mid-upload, a pod
         restart): a watcher starts it again on the same local port, so a long training run
         sees one refused connection at most, never a dead tunnel."""
-        local = _free_port()
+        local = free_port()
         command = [*self._base("kubectl", "--context"), "-n", namespace, "port-forward", target,
                    f"{local}:{port}", "--address", "127.0.0.1"]  # fmt: skip
         forward = _Forward(command)
@@ -105,12 +106,6 @@ def _checked(tool: str, args: tuple[str, ...], result: subprocess.CompletedProce
     if result.returncode != 0:
         raise TestbedError(f"{tool} {' '.join(args[:3])} failed: {result.stderr.strip()}")
     return result.stdout
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class _Forward:

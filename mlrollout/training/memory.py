@@ -36,10 +36,9 @@ for module in {"sklearn": ["mlflow.sklearn", "sklearn.ensemble", "sklearn.linear
     importlib.import_module(module)
 before = status("VmRSS")
 model = mlflow.pyfunc.load_model(sys.argv[1])
-loaded = status("VmRSS")
 model.predict(pandas.read_json(sys.argv[2], orient="split"))
 warm = status("VmRSS")
-print(json.dumps({"before": before, "loaded": loaded, "warm": warm, "peak": status("VmHWM")}))
+print(json.dumps({"before": before, "warm": warm, "peak": status("VmHWM")}))
 """
 
 

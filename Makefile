@@ -83,6 +83,10 @@ bench: $(INSTALLED) ## Benchmarks (figures as ratios against a reference from th
 bench-serving: $(INSTALLED) ## Ours vs MLServer vs mlflow models serve, one run (ARGS=--quick: ~5 min)
 	$(BIN)/python -m bench.serving $(ARGS)
 
+.PHONY: bench-mirror
+bench-mirror: $(INSTALLED) ## What shadow mirroring costs the champion: wrk with mirroring off, then on at 100% (~1 min)
+	$(BIN)/python -m bench.mirror_overhead $(ARGS)
+
 .PHONY: bench-operator
 bench-operator: $(INSTALLED) ## N ModelPromotions at once on the test cluster (make cluster-up first; ARGS=--smoke)
 	$(BIN)/python -m bench.operator $(ARGS)

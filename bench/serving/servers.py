@@ -107,9 +107,18 @@ SERVERS = {
 
 
 @contextlib.contextmanager
-def running(server: Server, model: BenchModel, tools: Path, log: Path) -> Iterator[Running]:
-    port = free_port()
+def running(
+    server: Server,
+    model: BenchModel,
+    tools: Path,
+    log: Path,
+    port: int | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[Running]:
+    """``server`` on ``model``, on ``port`` (a free one by default), ready; stopped on exit."""
+    port = port or free_port()
     argv, env, cwd = server.start(model, port, tools)
+    env = {**env, **(extra_env or {})}
     with log.open("ab") as sink:
         process = subprocess.Popen(
             argv, env={**os.environ, **env}, cwd=cwd, stdout=sink, stderr=subprocess.STDOUT,

@@ -23,12 +23,16 @@ _INFERENCE_ROUTES = (
     (re.compile(r"^/v2/models/[^/]+(/versions/[^/]+)?/infer$"), "/v2/models/{model_name}/infer"),
 )
 ROUTE_TEMPLATE_KEY = "mlrollout.route_template"
+# A shadow's mirrored requests are model work like inference; a champion's poll (GET) is not.
+MIRROR_ROUTE = "/mirror"
 
 
-def inference_route(path: str) -> str | None:
+def inference_route(path: str, method: str = "POST") -> str | None:
     for pattern, template in _INFERENCE_ROUTES:
         if pattern.match(path):
             return template
+    if path == MIRROR_ROUTE and method == "POST":
+        return MIRROR_ROUTE
     return None
 
 
@@ -61,7 +65,8 @@ class AdmissionMiddleware:
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        route = inference_route(scope["path"]) if scope["type"] == "http" else None
+        http = scope["type"] == "http"
+        route = inference_route(scope["path"], scope["method"]) if http else None
         if route is None:
             await self.app(scope, receive, send)
             return

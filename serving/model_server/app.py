@@ -1,10 +1,11 @@
-"""The FastAPI application: health, Open Inference Protocol v2, `/predict`, `/metrics`."""
+"""The FastAPI application: health, Open Inference Protocol v2, `/predict`, `/metrics`, and
+shadow mirroring (`/mirror`)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import orjson
@@ -12,12 +13,13 @@ from fastapi import FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from . import __doc__ as package_doc
-from . import inputs, loader, v2
+from . import inputs, loader, shadow, v2
 from .admission import AdmissionMiddleware, Admitted
 from .errors import ModelNotFound, PayloadTooLarge, install_error_handlers
 from .metrics import MetricsMiddleware, ServerMetrics
+from .mirror import Mirror
 from .openapi import document_request_bodies
-from .predictor import OUTPUT_PREDICT
+from .predictor import OUTPUT_PREDICT, Predictor
 from .profile import SMOKE_HEADER
 from .runtime import ModelRuntime
 from .settings import ServerSettings
@@ -55,28 +57,38 @@ def _add_middleware(app: FastAPI, settings: ServerSettings, metrics: ServerMetri
     app.add_middleware(MetricsMiddleware, metrics=metrics)
 
 
-def create_app(settings: ServerSettings, runtime: ModelRuntime | None = None) -> FastAPI:
-    metrics = runtime.metrics if runtime is not None else ServerMetrics()
-    runtime = runtime or ModelRuntime(settings, metrics)
-    name = loader.served_name(settings.model_uri, settings.model_name)
-
+def _lifespan(
+    runtime: ModelRuntime, mirror: Mirror
+) -> Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]:
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         # Load in the background: liveness answers while a large model downloads.
         loading = asyncio.create_task(runtime.load())
+        mirror.start()
         try:
             yield
         finally:
             runtime.begin_shutdown()
             loading.cancel()
             await asyncio.gather(loading, return_exceptions=True)
+            await mirror.stop()
             await runtime.close()
 
+    return lifespan
+
+
+def create_app(settings: ServerSettings, runtime: ModelRuntime | None = None) -> FastAPI:
+    metrics = runtime.metrics if runtime is not None else ServerMetrics()
+    runtime = runtime or ModelRuntime(settings, metrics)
+    name = loader.served_name(settings.model_uri, settings.model_name)
+    mirror = Mirror(settings, runtime, metrics)
     app = FastAPI(
-        title=SERVER_NAME, version=SERVER_VERSION, description=package_doc, lifespan=lifespan
-    )
+        title=SERVER_NAME, version=SERVER_VERSION, description=package_doc,
+        lifespan=_lifespan(runtime, mirror),
+    )  # fmt: skip
     app.state.runtime = runtime
     app.state.metrics = metrics
+    app.state.mirror = mirror
     install_error_handlers(app)
     document_request_bodies(app, name)
     _add_middleware(app, settings, metrics)
@@ -125,7 +137,8 @@ def create_app(settings: ServerSettings, runtime: ModelRuntime | None = None) ->
         matrix = v2.matrix_from_request(parsed, ready_model.spec)
         wanted = [o.name for o in parsed.outputs or []] or [OUTPUT_PREDICT]
         outputs = [
-            v2.output_tensor(o, r) for o, r in await _infer(request, runtime, matrix, wanted)
+            v2.output_tensor(o, r)
+            for o, r in await _infer(request, runtime, mirror, matrix, wanted)
         ]
         source = ready_model.loaded.source
         response: dict[str, Any] = {
@@ -135,28 +148,44 @@ def create_app(settings: ServerSettings, runtime: ModelRuntime | None = None) ->
         }
         if parsed.id is not None:
             response["id"] = parsed.id
-        return json_response(response)
+        return _answered_by(json_response(response), ready_model)
 
     @app.post("/predict")
     async def predict(request: Request) -> Response:
         ready_model = runtime.require_ready()
         payload = await inputs.parse_json_body(await read_body(request, settings.max_request_bytes))
         matrix = inputs.matrix_from_rows(inputs.instances_of(payload), ready_model.spec)
-        [(_, predictions)] = await _infer(request, runtime, matrix, [OUTPUT_PREDICT])
-        return json_response({"predictions": predictions})
+        [(_, predictions)] = await _infer(request, runtime, mirror, matrix, [OUTPUT_PREDICT])
+        return _answered_by(json_response({"predictions": predictions}), ready_model)
 
     _add_observation_routes(app, runtime, metrics)
+    _add_mirror_routes(app, settings, runtime)
     return app
 
 
+# Which model version answered: a client behind a canary's Service (or a test) can tell.
+VERSION_HEADER = "x-model-version"
+
+
+def _answered_by(response: Response, ready_model: Predictor) -> Response:
+    if ready_model.loaded.source.version:
+        response.headers[VERSION_HEADER] = ready_model.loaded.source.version
+    return response
+
+
 async def _infer(
-    request: Request, runtime: ModelRuntime, matrix: Any, outputs: list[str]
+    request: Request, runtime: ModelRuntime, mirror: Mirror, matrix: Any, outputs: list[str]
 ) -> list[tuple[str, Any]]:
     """(output, result) for each of ``outputs``; the request counted once in the live profile,
-    if it is real traffic (the operator's smoke load is not)."""
+    if it is real traffic (the operator's smoke load is not), and offered to the shadow if its
+    `predict` output was computed (the shadow compares predictions)."""
     results = [(output, await runtime.infer(matrix, output)) for output in outputs]
-    if SMOKE_HEADER not in request.headers:
-        runtime.observe(matrix, dict(results).get(OUTPUT_PREDICT))
+    predictions = dict(results).get(OUTPUT_PREDICT)
+    smoke = SMOKE_HEADER in request.headers
+    if not smoke:
+        runtime.observe(matrix, predictions)
+    if predictions is not None:
+        mirror.offer(matrix, predictions, smoke)
     return results
 
 
@@ -179,3 +208,37 @@ def _add_observation_routes(app: FastAPI, runtime: ModelRuntime, metrics: Server
         return json_response(
             {"reference": runtime.profile.reference, "live": runtime.profile.snapshot()}
         )
+
+
+def _add_mirror_routes(app: FastAPI, settings: ServerSettings, runtime: ModelRuntime) -> None:
+    """A shadow's side of mirroring: the share champions should mirror here, and the mirrored
+    requests. A server that is no shadow answers 404 to both."""
+    comparison = shadow.Comparison(runtime.metrics, settings.agreement_tolerance)
+
+    def require_shadow() -> None:
+        if settings.mirror_share <= 0:
+            raise ModelNotFound(
+                "this server is not a shadow (MODEL_SERVER_MIRROR_SHARE is 0): it takes no "
+                "mirrored requests"
+            )
+
+    @app.get("/mirror")
+    async def mirror_share() -> Response:
+        """The share of their requests champions should mirror here (0 < share <= 1)."""
+        require_shadow()
+        runtime.require_ready()
+        return json_response({"share": settings.mirror_share / 100})
+
+    @app.post("/mirror")
+    async def mirrored(request: Request) -> Response:
+        """Rows a champion answered, with its predictions: predicted here and compared."""
+        require_shadow()
+        ready_model = runtime.require_ready()
+        payload = await inputs.parse_json_body(await read_body(request, settings.max_request_bytes))
+        matrix, champion = shadow.parse_mirrored(payload, ready_model.spec)
+        candidate = await runtime.infer(matrix, OUTPUT_PREDICT)
+        real = SMOKE_HEADER not in request.headers
+        agreed = comparison.compare(champion, candidate, count=real)
+        if real:
+            runtime.observe(matrix, candidate)
+        return json_response({"rows": len(champion), "agreed": agreed})

@@ -46,5 +46,8 @@ def logging_config(level: str) -> dict[str, Any]:
             "uvicorn": {"level": level.upper()},
             # Request metrics cover access; per-request lines would dominate the log.
             "uvicorn.access": {"level": "WARNING"},
+            # httpx logs each request at info: a champion's poll of its shadow, every few
+            # seconds (mirror.py logs when mirroring turns on or off instead).
+            "httpx": {"level": "WARNING"},
         },
     }

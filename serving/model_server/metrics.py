@@ -14,11 +14,12 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .admission import ROUTE_TEMPLATE_KEY
+from .admission import MIRROR_ROUTE, ROUTE_TEMPLATE_KEY
 from .memory import read_memory
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
 _UNMONITORED_PREFIXES = ("/v2/health/", "/metrics")
+MIRROR_OUTCOMES = ("sent", "dropped", "failed")
 
 
 class ServerMetrics:
@@ -56,6 +57,32 @@ class ServerMetrics:
             f"{prefix}_model_info", "The served model (value is always 1).",
             ["name", "version", "flavor", "uri", "fast_path"], registry=r,
         )  # fmt: skip
+        # Shadow mirroring (mirror.py on a champion, shadow.py on a shadow).
+        self.mirror_requests = Counter(
+            f"{prefix}_mirror_requests",
+            "Requests mirrored to the shadow: sent (2xx), dropped (queue full), failed.",
+            ["outcome"], registry=r,
+        )  # fmt: skip
+        for outcome in MIRROR_OUTCOMES:
+            self.mirror_requests.labels(outcome)
+        self.mirror_share = Gauge(
+            f"{prefix}_mirror_share",
+            "Share of the answered requests mirrored to the shadow now (0: mirroring is off).",
+            registry=r,
+        )
+        self.mirror_rows = Counter(
+            f"{prefix}_mirror_rows", "Mirrored rows a shadow compared with the champion.",
+            registry=r,
+        )  # fmt: skip
+        self.mirror_agreed_rows = Counter(
+            f"{prefix}_mirror_agreed_rows",
+            "Mirrored rows where the shadow's prediction agreed with the champion's.", registry=r,
+        )  # fmt: skip
+        self.mirror_predictions = Counter(
+            f"{prefix}_mirror_predictions",
+            "Labels predicted on mirrored rows by the champion and by this shadow (candidate).",
+            ["side", "label"], registry=r,
+        )  # fmt: skip
         r.register(MemoryCollector(prefix))
 
 
@@ -82,19 +109,22 @@ class MemoryCollector:
             )  # fmt: skip
 
 
-def _is_monitored(path: str) -> bool:
+def _is_monitored(method: str, path: str) -> bool:
+    if path == MIRROR_ROUTE:  # a champion's poll is no traffic: route /mirror is mirrored requests
+        return method != "GET"
     return not (path.startswith(_UNMONITORED_PREFIXES) or path.endswith("/ready"))
 
 
 class MetricsMiddleware:
-    """Pure ASGI (no BaseHTTPMiddleware): counts and times every request but health and scrape."""
+    """Pure ASGI (no BaseHTTPMiddleware): counts and times every request but health, scrape
+    and the champions' polls of a shadow (GET /mirror)."""
 
     def __init__(self, app: ASGIApp, metrics: ServerMetrics) -> None:
         self.app = app
         self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not _is_monitored(scope["path"]):
+        if scope["type"] != "http" or not _is_monitored(scope["method"], scope["path"]):
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()

@@ -23,9 +23,19 @@ class PredictRequest(BaseModel):
     instances: list[list[float | None] | dict[str, float | None]] = Field(min_length=1)
 
 
+class MirrorRequest(BaseModel):
+    """`POST /mirror` (a shadow only): rows a champion answered, as lists of feature values,
+    with its prediction for each row and its version."""
+
+    inputs: list[list[float | None]] = Field(min_length=1)
+    predictions: list[Any]
+    model_version: str | None = None
+
+
 BODIES: dict[tuple[str, str], type[BaseModel]] = {
     ("/predict", "post"): PredictRequest,
     ("/v2/models/{model_name}/infer", "post"): InferenceRequest,
+    ("/mirror", "post"): MirrorRequest,
 }
 
 

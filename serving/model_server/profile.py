@@ -53,7 +53,7 @@ class LiveProfile:
         labels: dict[str, int] = {}
         if predictions is not None:
             values, counts = np.unique(np.asarray(predictions), return_counts=True)
-            labels = {_label(v): int(c) for v, c in zip(values, counts, strict=True)}
+            labels = {label_of(v): int(c) for v, c in zip(values, counts, strict=True)}
         with self._lock:
             self._counts += counted
             self._rows += matrix.shape[0]
@@ -69,7 +69,7 @@ class LiveProfile:
             return {"rows": self._rows, "features": features, "predictions": dict(self._labels)}
 
 
-def _label(value: Any) -> str:
+def label_of(value: Any) -> str:
     """Labels as the training profile wrote them (`str` of the value; 1.0 → "1")."""
     if isinstance(value, (float, np.floating)) and float(value).is_integer():
         return str(int(value))

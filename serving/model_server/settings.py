@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -98,3 +98,49 @@ class ServerSettings(BaseSettings):
         description="Then, how long in-flight requests may take before the server stops anyway. "
         "Delay + drain must fit in the pod's terminationGracePeriodSeconds.",
     )
+    # Shadow mirroring, champion side: every serving pod may be a champion.
+    shadow_url: str | None = Field(
+        default=None,
+        description="Base URL of a shadow model server (`http://<name>-shadow.<ns>.svc`). While "
+        "it answers GET /mirror with a share, that share of the requests answered here is sent to "
+        "it in the background; unset or unreachable (the usual case), nothing is mirrored.",
+    )
+    shadow_poll_seconds: float = Field(
+        default=3.0, gt=0, description="How often to ask the shadow for its share (GET /mirror)."
+    )
+    mirror_queue: int = Field(
+        default=256,
+        ge=1,
+        description="Mirrored requests waiting to be sent; past it they are dropped (and counted), "
+        "so a slow shadow never holds up or grows the champion.",
+    )
+    mirror_concurrency: int = Field(
+        default=4, ge=1, description="Mirrored requests in flight to the shadow at once."
+    )
+    mirror_timeout_seconds: float = Field(
+        default=2.0, gt=0, description="How long a request to the shadow may take (then failed)."
+    )
+    # Shadow mirroring, shadow side.
+    mirror_share: float = Field(
+        default=0,
+        ge=0,
+        le=100,
+        description="Percentage of their requests champions should mirror here. Above 0 this "
+        "server is a shadow: it takes POST /mirror and compares its predictions with the "
+        "champion's.",
+    )
+    agreement_tolerance: float = Field(
+        default=0,
+        ge=0,
+        description="A shadow agrees with a numeric champion prediction within this absolute "
+        "difference (0: exactly; labels are compared as labels).",
+    )
+
+    @field_validator("shadow_url")
+    @classmethod
+    def _base_url(cls, url: str | None) -> str | None:
+        if url is None or not url.strip():
+            return None
+        if not url.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// base URL")
+        return url.rstrip("/")

@@ -35,6 +35,18 @@ def forest_dir(tmp_path_factory: pytest.TempPathFactory, forest: Any, data: mode
 
 
 @pytest.fixture(scope="session")
+def profiled_dir(
+    tmp_path_factory: pytest.TempPathFactory, forest: Any, data: models.Dataset
+) -> Path:
+    """The forest with the reference profile training logs (the live profile's bins)."""
+    from mlrollout.training.profile import METADATA_KEY, build_reference
+
+    reference = build_reference(data.features, forest.predict(data.features))
+    path = tmp_path_factory.mktemp("m") / "profiled"
+    return models.save_sklearn(forest, data, path, metadata={METADATA_KEY: reference})
+
+
+@pytest.fixture(scope="session")
 def logistic(data: models.Dataset) -> Any:
     return models.logistic_pipeline(data)
 

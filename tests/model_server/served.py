@@ -8,10 +8,12 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
 import orjson
+from prometheus_client.parser import text_string_to_metric_families
 
 from mlrollout.tracking_server import free_port
 
@@ -24,9 +26,10 @@ def get(url: str) -> tuple[int, Any]:
         return err.code, orjson.loads(err.read())
 
 
-def post(url: str, body: Any) -> tuple[int, Any]:
-    data = orjson.dumps(body)
-    req = urllib.request.Request(url, data=data, headers={"content-type": "application/json"})
+def post(url: str, body: Any, headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    data = body if isinstance(body, bytes) else orjson.dumps(body)
+    sent = {"content-type": "application/json", **(headers or {})}
+    req = urllib.request.Request(url, data=data, headers=sent)
     try:
         with urllib.request.urlopen(req, timeout=10) as resp:
             return resp.status, orjson.loads(resp.read())
@@ -61,3 +64,23 @@ def wait_ready(base: str, process: subprocess.Popen[bytes], timeout_s: float = 6
             pass
         time.sleep(0.1)
     raise AssertionError("server never became ready")
+
+
+def metric(base: str, name: str, **labels: str) -> float:
+    """The sum of the samples of ``name`` with ``labels`` on the server's /metrics (0 if none)."""
+    with urllib.request.urlopen(f"{base}/metrics", timeout=5) as resp:
+        text = resp.read().decode()
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items())
+    )
+
+
+def eventually(check: Callable[[], bool], what: str, timeout_s: float = 20) -> None:
+    """Poll ``check`` until it holds; fail saying ``what`` did not happen in time."""
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        assert time.monotonic() < deadline, f"not within {timeout_s} s: {what}"
+        time.sleep(0.05)

@@ -27,6 +27,7 @@ def test_predict_equals_the_models_own_predictions(
     assert response.status_code == 200
     expected = models.expected(forest, data.rows, data.features.columns)
     assert response.json()["predictions"] == expected
+    assert response.headers["x-model-version"] == "local"  # which version answered
 
 
 def test_predict_accepts_records_keyed_by_feature_name(
@@ -55,6 +56,7 @@ def test_v2_infer_returns_predictions_and_probabilities(
     payload = response.json()
     assert payload["id"] == "req-1"
     assert payload["model_name"] == "forest"
+    assert response.headers["x-model-version"] == payload["model_version"]
     predict, proba = payload["outputs"]
     assert predict["name"] == "predict"
     assert predict["shape"] == [3]

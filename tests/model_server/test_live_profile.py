@@ -9,20 +9,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from mlrollout.training.profile import METADATA_KEY, bin_shares, build_reference
+from mlrollout.training.profile import bin_shares, build_reference
 from model_server.profile import SMOKE_HEADER, LiveProfile
 
 from . import models
 from .conftest import serve
-
-
-@pytest.fixture(scope="module")
-def profiled_dir(
-    tmp_path_factory: pytest.TempPathFactory, forest: Any, data: models.Dataset
-) -> Path:
-    reference = build_reference(data.features, forest.predict(data.features))
-    path = tmp_path_factory.mktemp("m") / "profiled"
-    return models.save_sklearn(forest, data, path, metadata={METADATA_KEY: reference})
 
 
 def test_the_server_bins_rows_exactly_as_the_training_did(data: models.Dataset) -> None:

@@ -60,6 +60,7 @@ def test_registered_versions_serve_by_version_and_by_alias(
         assert response.status_code == 200
         assert response.json()["predictions"] == expected
         assert meta["versions"] == [version]  # an alias is pinned to the version it named
+        assert response.headers["x-model-version"] == version
 
 
 def test_unknown_registered_version_never_becomes_ready(mlflow_tracking: str) -> None:

@@ -15,7 +15,7 @@ import httpx
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from .manifests import PROMOTION_LABEL, VERSION_LABEL
+from .manifests import PROMOTION_LABEL, ROLE_LABEL, VERSION_LABEL, Role, deployment_name
 from .pods import base_url, is_ready
 from .ports import RolloutState
 from .spec import GROUP, PLURAL, VERSION
@@ -103,7 +103,26 @@ class Cluster:
             if exc.status != 404:
                 raise
 
-    async def rollout_state(self, name: str, namespace: str, version: str) -> RolloutState:
+    async def rollout_state(
+        self, name: str, namespace: str, version: str, role: Role = "stable"
+    ) -> RolloutState:
+        try:
+            deployment = await asyncio.to_thread(
+                self._apps.read_namespaced_deployment, deployment_name(name, role), namespace,
+                _request_timeout=self._timeout,
+            )  # fmt: skip
+        except ApiException as exc:
+            if exc.status == 404:
+                return RolloutState(False, None, "the Deployment does not exist yet")
+            raise
+        pods = await self.pods(name, namespace, version, role)
+        stuck = _stuck_reason(pods) or await _load_failure(pods)
+        if stuck is not None:
+            return RolloutState(False, stuck, stuck)
+        return _deployment_state(deployment, pods, version)
+
+    async def replicas(self, name: str, namespace: str) -> int | None:
+        """The main Deployment's desired replicas (its HPA's choice), None if it is missing."""
         try:
             deployment = await asyncio.to_thread(
                 self._apps.read_namespaced_deployment, name, namespace,
@@ -111,16 +130,18 @@ class Cluster:
             )  # fmt: skip
         except ApiException as exc:
             if exc.status == 404:
-                return RolloutState(False, None, "the Deployment does not exist yet")
+                return None
             raise
-        pods = await self.pods(name, namespace, version)
-        stuck = _stuck_reason(pods) or await _load_failure(pods)
-        if stuck is not None:
-            return RolloutState(False, stuck, stuck)
-        return _deployment_state(deployment, pods, version)
+        replicas: int | None = deployment.spec.replicas
+        return replicas
 
-    async def pods(self, name: str, namespace: str, version: str) -> list[Any]:
+    async def pods(
+        self, name: str, namespace: str, version: str, role: Role | None = None
+    ) -> list[Any]:
+        """The pods of ``version``: of one role's Deployment, or (None) of every role."""
         selector = f"{PROMOTION_LABEL}={name},{VERSION_LABEL}={version}"
+        if role is not None:  # stable pods have no role label
+            selector += f",{ROLE_LABEL}={role}" if role != "stable" else f",!{ROLE_LABEL}"
         found = await asyncio.to_thread(
             self._core.list_namespaced_pod, namespace, label_selector=selector,
             _request_timeout=self._timeout,

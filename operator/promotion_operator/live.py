@@ -19,7 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from .cluster import Cluster
 from .pods import base_url, is_ready
-from .ports import LiveSample, PodCounters
+from .ports import LiveSample, MirrorCounters, PodCounters
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,9 @@ _REQUESTS = "mlrollout_model_server_requests"
 _LATENCY = "mlrollout_model_server_request_duration_seconds"
 _MEMORY = "mlrollout_model_server_memory_working_set_bytes"
 _MEMORY_LIMIT = "mlrollout_model_server_memory_limit_bytes"
-_INFERENCE_ROUTES = {"/predict", "/v2/models/{model_name}/infer"}
+_MIRROR = "mlrollout_model_server_mirror"
+# A shadow's requests are the champion's mirrored ones, on /mirror: its latency and errors.
+_INFERENCE_ROUTES = {"/predict", "/v2/models/{model_name}/infer", "/mirror"}
 # The model server leaves requests with this header out of its live profile (drift gates).
 SMOKE_HEADER = "x-mlrollout-smoke"
 
@@ -37,10 +39,14 @@ def parse_pod(text: str) -> PodCounters:
     requests = errors = 0.0
     buckets: dict[float, float] = {}
     memory: dict[str, float] = {}
+    mirror = _MirrorTally()
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             if sample.name in (_MEMORY, _MEMORY_LIMIT):
                 memory[sample.name] = sample.value
+                continue
+            if sample.name.startswith(_MIRROR):
+                mirror.count(sample.name, sample.labels, sample.value)
                 continue
             if sample.labels.get("route") not in _INFERENCE_ROUTES:
                 continue
@@ -51,7 +57,31 @@ def parse_pod(text: str) -> PodCounters:
             elif sample.name == f"{_LATENCY}_bucket":
                 le = float(sample.labels["le"])
                 buckets[le] = buckets.get(le, 0.0) + sample.value
-    return PodCounters(requests, errors, buckets, memory.get(_MEMORY), memory.get(_MEMORY_LIMIT))
+    memory_bytes, limit = memory.get(_MEMORY), memory.get(_MEMORY_LIMIT)
+    return PodCounters(requests, errors, buckets, memory_bytes, limit, mirror=mirror.counters())
+
+
+class _MirrorTally:
+    """The mirror counters of one `/metrics` page, as they are parsed."""
+
+    def __init__(self) -> None:
+        self.outcomes: dict[str, float] = {}
+        self.totals = {"rows": 0.0, "agreed": 0.0}
+        self.labels: dict[tuple[str, str], float] = {}
+
+    def count(self, name: str, labels: dict[str, str], value: float) -> None:
+        if name == f"{_MIRROR}_requests_total":
+            self.outcomes[labels.get("outcome", "")] = value
+        elif name == f"{_MIRROR}_rows_total":
+            self.totals["rows"] = value
+        elif name == f"{_MIRROR}_agreed_rows_total":
+            self.totals["agreed"] = value
+        elif name == f"{_MIRROR}_predictions_total":
+            self.labels[(labels.get("side", ""), labels.get("label", ""))] = value
+
+    def counters(self) -> MirrorCounters:
+        return MirrorCounters(self.outcomes, self.totals["rows"], self.totals["agreed"],
+                              self.labels)  # fmt: skip
 
 
 class Live:

@@ -3,17 +3,24 @@
 No I/O here: the reconciler adopts what these return (owner references) and applies it
 server-side. `replicas` is left out when an HPA owns it, and the pod template carries the model
 version so each version gets its own ReplicaSet while the selector stays the same.
+
+A shadow or canary attempt adds a second Deployment beside the main ("stable") one, by role:
+the canary's pods carry the Service's selector labels (they get a share of its traffic by their
+number), the shadow's do not (only the champion's mirrored requests reach them, through their
+own Service, which every stable pod is told about in `MODEL_SERVER_SHADOW_URL`).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Literal
 
 from .spec import ModelPromotionSpec
 
 PROMOTION_LABEL = "mlrollout.dev/promotion"
 VERSION_LABEL = "mlrollout.dev/model-version"
+ROLE_LABEL = "mlrollout.dev/role"
+Role = Literal["stable", "shadow", "canary"]
 SERVER_NAME = "mlrollout-model-server"
 MODEL_DOWNLOAD_DIR = "/tmp"  # noqa: S108 - an emptyDir; the root filesystem is read-only
 PROBE_PERIOD_S = 2
@@ -42,7 +49,45 @@ def _metadata(name: str, namespace: str) -> dict[str, Any]:
     return {"name": name, "namespace": namespace, "labels": labels(name)}
 
 
-def _env(spec: ModelPromotionSpec, version: str) -> list[dict[str, Any]]:
+def deployment_name(name: str, role: Role) -> str:
+    return name if role == "stable" else f"{name}-{role}"
+
+
+def shadow_url(name: str, namespace: str) -> str:
+    """The shadow's Service, as the champion's pods reach it (it exists only during a shadow)."""
+    return f"http://{deployment_name(name, 'shadow')}.{namespace}.svc"
+
+
+def pod_selector(name: str, role: Role) -> dict[str, str]:
+    """A stable pod is selected by the Service; a canary pod too (it is meant to be, and the
+    stable Deployment never adopts it: ReplicaSets are claimed by owner); a shadow pod lacks the
+    instance label, so neither the Service nor the stable Deployment ever select it."""
+    if role == "stable":
+        return selector_labels(name)
+    if role == "canary":
+        return {**selector_labels(name), ROLE_LABEL: role}
+    return {PROMOTION_LABEL: name, ROLE_LABEL: role}
+
+
+def _pod_labels(name: str, role: Role, version: str) -> dict[str, str]:
+    common = {k: v for k, v in labels(name).items() if k not in selector_labels(name)}
+    return {**common, **pod_selector(name, role), VERSION_LABEL: version}
+
+
+def _role_env(name: str, namespace: str, spec: ModelPromotionSpec, role: Role) -> list[Any]:
+    if role == "stable":  # told where a shadow would be; it mirrors only while one answers
+        return [{"name": "MODEL_SERVER_SHADOW_URL", "value": shadow_url(name, namespace)}]
+    if role == "shadow":
+        shadow = spec.rollout.shadow
+        tolerance = f"{shadow.agreement_tolerance:g}"
+        return [
+            {"name": "MODEL_SERVER_MIRROR_SHARE", "value": f"{shadow.mirror_percent:g}"},
+            {"name": "MODEL_SERVER_AGREEMENT_TOLERANCE", "value": tolerance},
+        ]
+    return []
+
+
+def _env(spec: ModelPromotionSpec, version: str, role_env: list[Any]) -> list[dict[str, Any]]:
     model = spec.model.name
     env: list[dict[str, Any]] = [
         {"name": "MODEL_SERVER_MODEL_URI", "value": f"models:/{model}/{version}"},
@@ -51,6 +96,7 @@ def _env(spec: ModelPromotionSpec, version: str) -> list[dict[str, Any]]:
         {"name": "MODEL_SERVER_SHUTDOWN_DELAY_SECONDS", "value": str(SHUTDOWN_DELAY_S)},
         {"name": "MODEL_SERVER_DRAIN_TIMEOUT_SECONDS", "value": str(DRAIN_TIMEOUT_S)},
         {"name": "MLFLOW_TRACKING_URI", "value": spec.mlflow.tracking_uri},
+        *role_env,
     ]
     ref = spec.mlflow.credentials_secret_ref
     if ref is not None:
@@ -77,16 +123,22 @@ def _probe(path: str, period_s: int, failures: int) -> dict[str, Any]:
 
 
 def build_deployment(
-    name: str, namespace: str, spec: ModelPromotionSpec, version: str
+    name: str,
+    namespace: str,
+    spec: ModelPromotionSpec,
+    version: str,
+    role: Role = "stable",
+    replicas: int | None = None,
 ) -> dict[str, Any]:
+    """The main Deployment (`stable`), or a shadow's or canary's beside it with ``replicas``."""
     serving, deadline = spec.serving, spec.rollout.progress_deadline_seconds
-    pod_labels = {**labels(name), VERSION_LABEL: version}
+    pod_labels = _pod_labels(name, role, version)
     container = {
         "name": "model-server",
         "image": serving.image,
         "imagePullPolicy": serving.image_pull_policy,
         "ports": [{"name": "http", "containerPort": serving.port, "protocol": "TCP"}],
-        "env": _env(spec, version),
+        "env": _env(spec, version, _role_env(name, namespace, spec, role)),
         "resources": dict(serving.resources),
         "readinessProbe": _probe("/v2/health/ready", PROBE_PERIOD_S, 2),
         "livenessProbe": _probe("/v2/health/live", 10, 3),
@@ -115,7 +167,7 @@ def build_deployment(
     if serving.service_account_name:
         pod_spec["serviceAccountName"] = serving.service_account_name
     deployment_spec: dict[str, Any] = {
-        "selector": {"matchLabels": selector_labels(name)},
+        "selector": {"matchLabels": pod_selector(name, role)},
         "progressDeadlineSeconds": deadline,
         "revisionHistoryLimit": 5,
         "strategy": {
@@ -135,14 +187,24 @@ def build_deployment(
             "spec": pod_spec,
         },
     }
-    if serving.autoscaling is None:
+    if role != "stable":
+        deployment_spec["replicas"] = replicas if replicas is not None else serving.replicas
+    elif serving.autoscaling is None:
         deployment_spec["replicas"] = serving.replicas
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": _metadata(name, namespace),
-        "spec": deployment_spec,
-    }
+    metadata = _metadata(deployment_name(name, role), namespace)
+    if role != "stable":
+        metadata["labels"][ROLE_LABEL] = role
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": metadata,
+            "spec": deployment_spec}  # fmt: skip
+
+
+def build_shadow_service(name: str, namespace: str, spec: ModelPromotionSpec) -> dict[str, Any]:
+    """The shadow's own Service: what `MODEL_SERVER_SHADOW_URL` names; users never reach it."""
+    service = build_service(name, namespace, spec)
+    service["metadata"] = _metadata(deployment_name(name, "shadow"), namespace)
+    service["metadata"]["labels"][ROLE_LABEL] = "shadow"
+    service["spec"]["selector"] = pod_selector(name, "shadow")
+    return service
 
 
 def build_service(name: str, namespace: str, spec: ModelPromotionSpec) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from .events import Reason
+from .manifests import Role
 from .registry import ModelVersion, Run
 
 
@@ -21,6 +22,17 @@ class RolloutState:
     ready: bool
     failed: str | None = None  # why the rollout cannot succeed (crash loop, model load failure…)
     detail: str = ""  # e.g. "1/2 pods of version 3 ready"
+
+
+@dataclass(frozen=True)
+class MirrorCounters:
+    """Mirrored traffic one pod counted: as a champion, the requests it mirrored by outcome
+    (sent, dropped, failed); as a shadow, the rows it compared with the champion's answers."""
+
+    outcomes: dict[str, float] = field(default_factory=dict)
+    rows: float = 0.0
+    agreed: float = 0.0
+    labels: dict[tuple[str, str], float] = field(default_factory=dict)  # (side, label) → rows
 
 
 @dataclass(frozen=True)
@@ -37,6 +49,7 @@ class PodCounters:
     # its `/profile`: the model's reference profile and the counts served in its bins (None:
     # the model has no reference profile, or an older server)
     profile: dict[str, Any] | None = None
+    mirror: MirrorCounters = field(default_factory=MirrorCounters)
 
 
 @dataclass(frozen=True)
@@ -63,7 +76,10 @@ class RegistryPort(Protocol):
 class ClusterPort(Protocol):
     async def apply(self, objects: list[dict[str, Any]]) -> None: ...
     async def remove(self, kind: str, name: str, namespace: str) -> None: ...
-    async def rollout_state(self, name: str, namespace: str, version: str) -> RolloutState: ...
+    async def rollout_state(
+        self, name: str, namespace: str, version: str, role: Role = "stable"
+    ) -> RolloutState: ...
+    async def replicas(self, name: str, namespace: str) -> int | None: ...
     async def promotion_exists(self, namespace: str, name: str) -> bool: ...
 
 

@@ -191,6 +191,24 @@ class ReconcilePass:
     async def remove(self, kind: str) -> None:
         await self.deps.cluster.remove(kind, self.promotion.name, self.promotion.namespace)
 
+    async def apply_side(self, role: manifests.Role, version: str, replicas: int) -> None:
+        """A shadow's or canary's Deployment beside the main one (a shadow's Service too)."""
+        name, namespace = self.promotion.name, self.promotion.namespace
+        objects = [manifests.build_deployment(name, namespace, self.spec, version, role, replicas)]
+        if role == "shadow":
+            objects.append(manifests.build_shadow_service(name, namespace, self.spec))
+        self.deps.adopt(objects)
+        await self.deps.cluster.apply(objects)
+
+    async def remove_sides(self) -> None:
+        """No shadow or canary left: what is not there is skipped."""
+        namespace = self.promotion.namespace
+        for role in ("shadow", "canary"):
+            side = manifests.deployment_name(self.promotion.name, role)
+            await self.deps.cluster.remove("Deployment", side, namespace)
+        shadow = manifests.deployment_name(self.promotion.name, "shadow")
+        await self.deps.cluster.remove("Service", shadow, namespace)
+
     async def tag(self, version: str, tags: dict[str, str]) -> None:
         """Best effort: a failed tag write is posted as a warning Event, never blocking."""
         try:

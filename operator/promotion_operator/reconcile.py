@@ -9,6 +9,9 @@ finished, so a restarted operator resumes from the status (the Argo Rollouts pat
                                           │              └─► RollingBack → RolledBack
                                           └─► RollingBack → RolledBack | Failed
 
+A shadow or canary attempt (`shadow.py`, `canary.py`) goes round RollingOut → Verifying once
+per stage: the shadow, then the switch; each canary step. `status.strategy` says where it is.
+
 An unreachable MLflow is an Error measurement retried with back-off: it never leads to a
 rollout, and a verified version waits for MLflow before it is recorded as promoted.
 """
@@ -20,15 +23,18 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
-from . import drift, verification
+from . import canary, drift, shadow, verification
+from .agreement import PREDICTION_AGREEMENT
 from .alias_claim import claim
 from .events import Reason
 from .gates import evaluate
 from .live_values import MEMORY_WORKING_SET, memory_values
+from .manifests import Role
 from .offline import evaluate_offline
 from .promotion_pass import Deps, ModelPromotion, PassResult, ReconcilePass, digest
 from .registry import NotFound, RegistryUnavailable, Unauthorized
 from .rollback import start_rollback, watch_rollback
+from .spec import Strategy, Verification
 from .status import (
     CONCLUDED,
     Candidate,
@@ -36,6 +42,7 @@ from .status import (
     MeasurementPhase,
     PromotionPhase,
     RolloutProgress,
+    StrategyStatus,
     VerificationProgress,
     VersionRef,
     rfc3339,
@@ -144,7 +151,7 @@ async def _start_attempt(run: ReconcilePass, version: str) -> None:
     status = run.status
     status.candidate = Candidate(version=version, model=run.spec.model.name, started_at=run.now)
     status.gates = []
-    status.rollout = status.verification = status.retry = None
+    status.rollout = status.verification = status.retry = status.strategy = None
     run.deps.scratch.window = verification.LiveWindow()
     run.condition(ConditionType.GATES_PASSED, None, "Evaluating", f"checking version {version}")
     run.condition(ConditionType.VERIFIED, None, "NotStarted", "")
@@ -157,6 +164,8 @@ async def _withdraw(run: ReconcilePass, superseded: str) -> None:
     last known-good version goes back (or, with none, the workload goes) before the next
     version is even evaluated."""
     run.deps.live.stop_smoke_load(run.promotion.name, run.promotion.namespace)
+    if run.status.strategy is not None and run.status.strategy.name != Strategy.REPLACE:
+        await run.remove_sides()
     good = run.status.last_known_good_version
     if good is None:
         await run.remove_workload()
@@ -223,13 +232,47 @@ async def _evaluate(run: ReconcilePass) -> None:
 async def _start_rollout(run: ReconcilePass) -> None:
     version = run.candidate
     await _remember_champion(run)
-    await run.apply_version(version)
+    message = await _roll_out_candidate(run)
+    _await_rollout(run, message)
+    run.deps.events.info(Reason.ROLLING_OUT, f"version {version}: gates passed; {message}")
+
+
+async def _roll_out_candidate(run: ReconcilePass) -> str:
+    """The candidate's pods, as the strategy places them; returns what is happening."""
+    strategy = run.spec.rollout.strategy
+    if strategy is not Strategy.REPLACE and run.status.serving_version is None:
+        why = f"{strategy.value} needs a serving champion and none serves yet: replace instead"
+        run.status.strategy = StrategyStatus(name=Strategy.REPLACE.value, summary=why)
+        strategy = Strategy.REPLACE
+    if strategy is Strategy.SHADOW:
+        return await shadow.start(run)
+    if strategy is Strategy.CANARY:
+        return await canary.apply_step(run, 0)
+    await run.apply_version(run.candidate)
+    return f"rolling out version {run.candidate}"
+
+
+def _await_rollout(run: ReconcilePass, message: str) -> None:
+    """Wait (RollingOut) for pods just applied, within the progress deadline; the next
+    verification opens a new window on them."""
     deadline = run.now + timedelta(seconds=run.spec.rollout.progress_deadline_seconds)
     run.status.rollout = RolloutProgress(started_at=run.now, deadline=deadline)
-    message = f"rolling out version {version}"
+    run.status.verification = None
+    run.deps.scratch.window.last = None
     run.condition(ConditionType.PROGRESSING, True, "RolloutStarted", message)
     run.enter(PromotionPhase.ROLLING_OUT, message)
-    run.deps.events.info(Reason.ROLLING_OUT, f"version {version}: gates passed, rolling out")
+
+
+def _candidate_role(run: ReconcilePass) -> Role:
+    """Where the candidate's pods are now: beside the champion's, or in the main Deployment."""
+    strategy = run.status.strategy
+    if strategy is None or strategy.stage == "switch" or strategy.name == Strategy.REPLACE:
+        return "stable"
+    return "shadow" if strategy.name == Strategy.SHADOW else "canary"
+
+
+def _is_shadowing(run: ReconcilePass) -> bool:
+    return _candidate_role(run) == "shadow"
 
 
 async def _remember_champion(run: ReconcilePass) -> None:
@@ -259,7 +302,7 @@ async def _remember_champion(run: ReconcilePass) -> None:
 
 async def _watch_rollout(run: ReconcilePass) -> None:
     version, name, namespace = run.candidate, run.promotion.name, run.promotion.namespace
-    state = await run.deps.cluster.rollout_state(name, namespace, version)
+    state = await run.deps.cluster.rollout_state(name, namespace, version, _candidate_role(run))
     rollout = run.status.rollout
     overdue = rollout is not None and run.now > rollout.deadline
     if state.failed is None and not state.ready and overdue:
@@ -272,13 +315,33 @@ async def _watch_rollout(run: ReconcilePass) -> None:
         run.status.message = f"rolling out version {version}: {state.detail}"
         return
     run.condition(ConditionType.PROGRESSING, True, "RolloutComplete", f"version {version} ready")
+    strategy = run.status.strategy
+    if strategy is not None and strategy.stage == "switch":
+        await run.remove_sides()  # the candidate serves from the main Deployment now
+        if strategy.name == Strategy.SHADOW:  # verified in the shadow
+            await _promote(run)
+            return
     run.status.verification = VerificationProgress(started_at=run.now)
-    live = run.spec.rollout.verification
+    live = _verification(run)
     if live.duration_seconds == 0 or not live.gates:
-        await _promote(run)
+        await _passed(run)
         return
     _keep_smoke_load(run)
-    run.enter(PromotionPhase.VERIFYING, f"verifying version {version} live")
+    where = f" ({strategy.summary})" if strategy is not None and strategy.summary else ""
+    run.enter(PromotionPhase.VERIFYING, f"verifying version {version} live{where}")
+
+
+async def _passed(run: ReconcilePass) -> None:
+    """Verification passed: promote, or go on to the strategy's next stage."""
+    strategy = run.status.strategy
+    if strategy is None or strategy.stage == "switch" or strategy.name == Strategy.REPLACE:
+        await _promote(run)
+        return
+    if strategy.name == Strategy.SHADOW:
+        message = await shadow.switch(run)
+    else:
+        message = await canary.apply_step(run, strategy.step or 1)  # step is 1-based: the next
+    _await_rollout(run, message)
 
 
 def _keep_smoke_load(run: ReconcilePass) -> None:
@@ -288,42 +351,60 @@ def _keep_smoke_load(run: ReconcilePass) -> None:
     if live.smoke_load_rps > 0:
         name, namespace = run.promotion.name, run.promotion.namespace
         model = run.spec.model.name
-        run.deps.live.ensure_smoke_load(name, namespace, run.candidate, model, live.smoke_load_rps)
+        # A shadow is reached only through the champion, which mirrors the load to it.
+        target = run.status.serving_version if _is_shadowing(run) else None
+        version = target or run.candidate
+        run.deps.live.ensure_smoke_load(name, namespace, version, model, live.smoke_load_rps)
 
 
 # -- step 5: live verification --------------------------------------------------------------
+def _verification(run: ReconcilePass) -> Verification:
+    """The spec's verification, without the gates that only a shadow can measure when the
+    candidate is not in one (the first version, with no champion to agree with; or the canary
+    at its full step)."""
+    live = run.spec.rollout.verification
+    if _is_shadowing(run):
+        return live
+    gates = [g for g in live.gates if g.metric != PREDICTION_AGREEMENT]
+    return live if len(gates) == len(live.gates) else live.model_copy(update={"gates": gates})
+
+
 async def _verify(run: ReconcilePass) -> None:
     version, name, namespace = run.candidate, run.promotion.name, run.promotion.namespace
-    live = run.spec.rollout.verification
+    live = _verification(run)
     progress = run.status.verification
     if progress is not None and progress.passed:
         await _promote(run)  # verified earlier; only the MLflow write is left
         return
-    state = await run.deps.cluster.rollout_state(name, namespace, version)
+    state = await run.deps.cluster.rollout_state(name, namespace, version, _candidate_role(run))
     if state.failed is not None:
         await start_rollback(run, f"version {version} failed while verifying: {state.failed}")
         return
     if progress is None:
         progress = run.status.verification = VerificationProgress(started_at=run.now)
+    await canary.follow_stable(run)
     _keep_smoke_load(run)
     if not verification.due(progress, run.now, live.interval_seconds):
         return
     progress.last_measured_at = run.now
     measured = await verification.measure(
-        run.deps.live, name, namespace, version,
-        verification=live, progress=progress, window=run.deps.scratch.window,
+        run.deps.live, name, namespace, version, verification=live, progress=progress,
+        window=run.deps.scratch.window, shadow=_is_shadowing(run),
     )  # fmt: skip
+    if _is_shadowing(run):
+        await shadow.observe(run)
     if measured is None:
         return  # the first sample (or the first after an operator restart) opens the window
     offline = [m for m in run.status.gates if m.source != "live"]
     run.status.gates = [*offline, *measured.measurements]
     if measured.verdict is None:
-        run.status.message = f"verifying version {version}: {measured.taken}/{live.count}"
+        where = f" ({run.status.strategy.summary})" if run.status.strategy else ""
+        run.status.message = f"verifying version {version}: {measured.taken}/{live.count}{where}"
         return
     run.deps.live.stop_smoke_load(name, namespace)
     if measured.verdict is MeasurementPhase.SUCCESSFUL:
         run.condition(ConditionType.VERIFIED, True, "OnlineGatesPassed", "live verification passed")
-        await _promote(run)
+        await _passed(run)
         return
     culprit = measured.culprit
     verdict = measured.verdict.value

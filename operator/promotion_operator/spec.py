@@ -128,8 +128,38 @@ class Verification(_Spec):
         return max(1, self.duration_seconds // self.interval_seconds)
 
 
+class Strategy(enum.StrEnum):
+    """How the candidate meets live traffic (`spec.rollout.strategy`)."""
+
+    REPLACE = "replace"  # its pods replace the champion's, then verification judges them
+    SHADOW = "shadow"  # beside the champion, outside the Service, on mirrored requests
+    CANARY = "canary"  # beside the champion, behind the Service, a share of pods per step
+
+
+class Shadow(_Spec):
+    # The share of the champion's requests mirrored to the candidate, in percent.
+    mirror_percent: float = Field(default=100.0, gt=0, le=100)
+    # Two regression predictions agree when they differ by at most this much (labels: equal).
+    agreement_tolerance: float = Field(default=0.0, ge=0)
+
+
+class Canary(_Spec):
+    # The candidate's share of the serving pods at each step, in percent; the last is 100.
+    steps: list[int] = Field(default_factory=lambda: [20, 50, 100], min_length=1)
+
+    @model_validator(mode="after")
+    def _increasing_to_100(self) -> Canary:
+        pairs = zip(self.steps, self.steps[1:], strict=False)
+        if self.steps[-1] != 100 or any(b <= a for a, b in pairs) or self.steps[0] <= 0:
+            raise ValueError("spec.rollout.canary.steps must increase and end at 100")
+        return self
+
+
 class Rollout(_Spec):
     progress_deadline_seconds: int = Field(default=300, ge=10)
+    strategy: Strategy = Strategy.REPLACE
+    shadow: Shadow = Field(default_factory=Shadow)
+    canary: Canary = Field(default_factory=Canary)
     verification: Verification = Field(default_factory=Verification)
 
 

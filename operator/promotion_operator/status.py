@@ -158,6 +158,30 @@ class VerificationProgress(_Status):
     passed: bool | None = None  # verified; only the MLflow alias write is left
 
 
+class StrategyStatus(_Status):
+    """How this attempt meets live traffic, and how far it got (the printer columns read it).
+
+    `stage` is where a shadow or canary attempt is: `candidate` (its own pods, beside the
+    champion's) or `switch` (the candidate replaces the champion in the main Deployment)."""
+
+    name: str  # replace | shadow | canary (the spec's, or replace when nothing serves yet)
+    stage: str = "candidate"
+    step: int | None = None  # canary: 1-based index into spec.rollout.canary.steps
+    steps: int | None = None
+    weight: int | None = None  # canary: the step's share asked for, in percent
+    canary_replicas: int | None = None
+    stable_replicas: int | None = None
+    mirror_percent: float | None = None  # shadow
+    mirrored: int | None = None  # requests the champion's pods sent to the shadow
+    dropped: int | None = None  # requests not mirrored: the champion's queue was full
+    mirror_failed: int | None = None  # mirrored, but the shadow did not answer 2xx in time
+    # The champion's pods' mirror counters when the shadow started (theirs are cumulative).
+    mirror_outcomes_at_start: dict[str, int] | None = None
+    compared_rows: int | None = None
+    agreement: float | None = None  # share of compared rows the two models agreed on
+    summary: str = ""
+
+
 class RollbackProgress(_Status):
     reason: str = ""
     started_at: Timestamp
@@ -179,6 +203,7 @@ class PromotionStatus(_Status):
     rollout: RolloutProgress | None = None
     verification: VerificationProgress | None = None
     rollback: RollbackProgress | None = None
+    strategy: StrategyStatus | None = None
 
     @property
     def current_phase(self) -> PromotionPhase:

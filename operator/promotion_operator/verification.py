@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from .agreement import agreement_values
 from .drift import METRICS as DRIFT_METRICS
 from .drift import drift_values
 from .gates import evaluate, overall
@@ -102,9 +103,11 @@ async def measure(
     verification: Verification,
     progress: VerificationProgress,
     window: LiveWindow,
+    shadow: bool = False,
 ) -> Round | None:
     """Sample the pods serving ``version`` and judge a round on the window since the last
-    sample; None when this sample only opens the window."""
+    sample; None when this sample only opens the window. A ``shadow``'s pods also give the
+    agreement with the champion on the rows it mirrored to them."""
     error: str | None = None
     try:
         profiles = any(g.metric in DRIFT_METRICS for g in verification.gates)
@@ -121,6 +124,9 @@ async def measure(
     if previous and sample:
         drift, details = drift_values(sample, window.champion_predictions)
         values = {**window_values(previous, sample), **drift}
+        if shadow:
+            mirrored, mirror_details = agreement_values(sample)
+            values, details = {**values, **mirrored}, {**details, **mirror_details}
     baselines = {MEMORY_WORKING_SET: window.champion_memory_mb}
     return judge_round(verification, progress, values, error, details, baselines)
 

@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from promotion_operator.events import Reason
-from promotion_operator.manifests import VERSION_LABEL
-from promotion_operator.ports import LiveSample, PodCounters, RolloutState
+from promotion_operator.manifests import ROLE_LABEL, VERSION_LABEL, Role, deployment_name
+from promotion_operator.ports import LiveSample, MirrorCounters, PodCounters, RolloutState
 from promotion_operator.promotion_pass import Deps, ModelPromotion, PassResult, Scratch
 from promotion_operator.reconcile import reconcile
 from promotion_operator.registry import ModelVersion, NotFound, RegistryUnavailable, Run
@@ -67,38 +67,64 @@ class FakeRegistry:
 
 @dataclass
 class FakeCluster:
-    """Versions become ready when listed in `ready`; `failing` maps version → reason."""
+    """Versions become ready when listed in `ready`; `failing` maps version → reason.
+
+    `removed` lists the kinds removed from the main objects, and `kind/name` for a shadow's or
+    canary's; `objects` holds what exists now, by (kind, name)."""
 
     ready: set[str] = field(default_factory=set)
     failing: dict[str, str] = field(default_factory=dict)
     applied: list[dict[str, Any]] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
+    objects: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     promotions: set[tuple[str, str]] = field(default_factory=set)  # (namespace, name) existing
+    stable_replicas: int | None = None  # the HPA's choice, when the test sets one
+
+    def version_of(self, deployment: str) -> str | None:
+        found = self.objects.get(("Deployment", deployment))
+        if found is None:
+            return None
+        return str(found["spec"]["template"]["metadata"]["labels"][VERSION_LABEL])
 
     @property
     def serving_version(self) -> str | None:
-        deployments = [o for o in self.applied if o["kind"] == "Deployment"]
-        if not deployments or "Deployment" in self.removed:
-            return None
-        labels = deployments[-1]["spec"]["template"]["metadata"]["labels"]
-        return str(labels[VERSION_LABEL])
+        """The version in the main Deployment (the one without a role)."""
+        for (kind, _), obj in self.objects.items():
+            if kind == "Deployment" and ROLE_LABEL not in obj["metadata"]["labels"]:
+                return str(obj["spec"]["template"]["metadata"]["labels"][VERSION_LABEL])
+        return None
+
+    def side_replicas(self, deployment: str) -> int | None:
+        found = self.objects.get(("Deployment", deployment))
+        return int(found["spec"]["replicas"]) if found is not None else None
 
     async def apply(self, objects: list[dict[str, Any]]) -> None:
         self.applied.extend(objects)
-        if "Deployment" in self.removed and any(o["kind"] == "Deployment" for o in objects):
-            self.removed.remove("Deployment")
+        for obj in objects:
+            self.objects[(obj["kind"], obj["metadata"]["name"])] = obj
 
     async def remove(self, kind: str, name: str, namespace: str) -> None:
-        self.removed.append(kind)
+        found = self.objects.pop((kind, name), None)
+        is_side = any(name.endswith(suffix) for suffix in ("-shadow", "-canary"))
+        if found is not None or not is_side:
+            self.removed.append(f"{kind}/{name}" if is_side else kind)
 
     async def promotion_exists(self, namespace: str, name: str) -> bool:
         return (namespace, name) in self.promotions
 
-    async def rollout_state(self, name: str, namespace: str, version: str) -> RolloutState:
+    async def rollout_state(
+        self, name: str, namespace: str, version: str, role: Role = "stable"
+    ) -> RolloutState:
         if version in self.failing:
             return RolloutState(False, self.failing[version], "")
-        ready = self.serving_version == version and version in self.ready
+        ready = self.version_of(deployment_name(name, role)) == version and version in self.ready
         return RolloutState(ready, None, "1/1 ready" if ready else "0/1 ready")
+
+    async def replicas(self, name: str, namespace: str) -> int | None:
+        main = self.objects.get(("Deployment", name))
+        if main is None:
+            return None
+        return self.stable_replicas or main["spec"].get("replicas")
 
 
 @dataclass
@@ -116,19 +142,33 @@ class FakeLive:
     smoke: list[str] = field(default_factory=list)  # "start <version>" / "stop", in order
     smoking: str | None = None  # the version under smoke load now
     broken: bool = False
+    # version → its agreement with the champion as a shadow: each sample of it adds 200
+    # mirrored rows (and those requests), which the champion's pods count as sent
+    agreement: dict[str, float] = field(default_factory=dict)
+    mirrored: float = 0
 
     async def sample(
         self, name: str, namespace: str, version: str, *, profiles: bool = False
     ) -> LiveSample:
         if self.broken:
             raise RuntimeError("connection refused")
-        if self.background or self.smoking == version:
+        if self.background or self.smoking == version or version in self.agreement:
             self.requests += 100
         errors = self.requests // self.error_every if self.error_every else 0
         buckets = {0.001: 0.0, self.latency_s: self.requests, 1.0: self.requests,
                    float("inf"): self.requests}  # fmt: skip
-        counters = PodCounters(self.requests, errors, buckets)
+        counters = PodCounters(self.requests, errors, buckets, mirror=self._mirror(version))
         return LiveSample({f"{name}-{version}-{i}": counters for i in range(self.pods)})
+
+    def _mirror(self, version: str) -> MirrorCounters:
+        if version not in self.agreement:  # the champion's side: what it sent
+            return MirrorCounters({"sent": self.mirrored, "dropped": 0.0, "failed": 0.0})
+        self.mirrored += 200
+        agreed = self.mirrored * self.agreement[version]
+        half, rows = self.mirrored / 2, self.mirrored
+        labels = {("champion", "0"): half, ("champion", "1"): half,
+                  ("candidate", "0"): agreed, ("candidate", "1"): rows - agreed}  # fmt: skip
+        return MirrorCounters({}, self.mirrored, agreed, labels)
 
     def ensure_smoke_load(
         self, name: str, namespace: str, version: str, model_name: str, rps: float

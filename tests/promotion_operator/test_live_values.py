@@ -112,3 +112,25 @@ def test_parse_pod_reads_the_memory_gauges() -> None:
     pod = parse_pod(page)
     assert (pod.memory_bytes, pod.memory_limit_bytes) == (1.5e8, 536870912)
     assert parse_pod("").memory_bytes is None
+
+
+def test_parse_pod_reads_the_mirror_counters() -> None:
+    mirror = "mlrollout_model_server_mirror"
+    page = f"""
+# TYPE {mirror}_requests counter
+{mirror}_requests_total{{outcome="sent"}} 90.0
+{mirror}_requests_total{{outcome="dropped"}} 7.0
+# TYPE {mirror}_rows counter
+{mirror}_rows_total 120.0
+# TYPE {mirror}_agreed_rows counter
+{mirror}_agreed_rows_total 100.0
+# TYPE {mirror}_predictions counter
+{mirror}_predictions_total{{side="champion",label="1"}} 60.0
+{mirror}_predictions_total{{side="candidate",label="1"}} 40.0
+mlrollout_model_server_requests_total{{method="POST",route="/mirror",status="200"}} 90.0
+"""
+    counters = parse_pod(page)
+    assert counters.requests == 90  # a shadow's traffic is its mirrored requests
+    assert counters.mirror.outcomes == {"sent": 90, "dropped": 7}
+    assert (counters.mirror.rows, counters.mirror.agreed) == (120, 100)
+    assert counters.mirror.labels == {("champion", "1"): 60, ("candidate", "1"): 40}

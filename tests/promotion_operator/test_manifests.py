@@ -80,3 +80,46 @@ def test_without_a_window_the_hpa_keeps_kubernetes_defaults() -> None:
     hpa = manifests.build_hpa("churn", "ml", scaled({}))
     assert hpa is not None
     assert "behavior" not in hpa["spec"]
+
+
+def _selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    return all(labels.get(k) == v for k, v in selector.items())
+
+
+def test_a_shadow_is_out_of_the_service_and_a_canary_is_in_it() -> None:
+    spec = parse_spec(base_spec(rollout={"strategy": "shadow", "shadow": {"mirrorPercent": 40}}))
+    service = manifests.build_service("churn", "ml", spec)["spec"]["selector"]
+    stable = manifests.build_deployment("churn", "ml", spec, "1")
+    shadow = manifests.build_deployment("churn", "ml", spec, "2", "shadow", 2)
+    canary = manifests.build_deployment("churn", "ml", spec, "2", "canary", 1)
+    shadow_service = manifests.build_shadow_service("churn", "ml", spec)
+    pods = {d["metadata"]["name"]: d["spec"]["template"]["metadata"]["labels"]
+            for d in (stable, shadow, canary)}  # fmt: skip
+    assert set(pods) == {"churn", "churn-shadow", "churn-canary"}
+    assert _selects(service, pods["churn"])
+    assert _selects(service, pods["churn-canary"])
+    assert not _selects(service, pods["churn-shadow"])
+    assert not _selects(stable["spec"]["selector"]["matchLabels"], pods["churn-shadow"])
+    assert _selects(shadow_service["spec"]["selector"], pods["churn-shadow"])
+    assert not _selects(shadow_service["spec"]["selector"], pods["churn"])
+    assert shadow_service["metadata"]["name"] == "churn-shadow"
+    assert (shadow["spec"]["replicas"], canary["spec"]["replicas"]) == (2, 1)
+    # Only the stable side mirrors, and only to the shadow's Service; the shadow takes 40%.
+    assert env_of(stable)["MODEL_SERVER_SHADOW_URL"] == "http://churn-shadow.ml.svc"
+    assert "MODEL_SERVER_SHADOW_URL" not in env_of(shadow)
+    assert "MODEL_SERVER_SHADOW_URL" not in env_of(canary)
+    assert env_of(shadow)["MODEL_SERVER_MIRROR_SHARE"] == "40"
+    assert "MODEL_SERVER_MIRROR_SHARE" not in env_of(stable)
+
+
+def test_the_stable_pods_are_the_same_whatever_the_strategy() -> None:
+    """A template that changed with the strategy would restart the champion's pods just as a
+    shadow or canary starts beside them."""
+    templates = [
+        manifests.build_deployment(
+            "churn", "ml", parse_spec(base_spec(rollout={"strategy": strategy})), "1"
+        )["spec"]["template"]
+        for strategy in ("replace", "shadow", "canary")
+    ]
+    assert templates[0] == templates[1] == templates[2]
+    assert manifests.ROLE_LABEL not in templates[0]["metadata"]["labels"]

@@ -1,10 +1,13 @@
 """`make demo`: the whole story on the test cluster, in one command.
 
 Installs the chart (operator + in-cluster MLflow) into `mlrollout-demo`, trains the three demo
-models into that MLflow, then walks one serving target through three promotions: the
+models into that MLflow, then walks one serving target through four promotions: the
 RandomForest version is promoted, an XGBoost version held to an accuracy it cannot reach is
-rejected, and a version whose model cannot load is rolled back while RandomForest keeps serving.
-Re-running is safe (each run registers new versions); `make demo-down` removes it.
+rejected, a version whose model cannot load is rolled back while RandomForest keeps serving,
+and a model trained on shuffled labels (its run claims RandomForest's accuracy) is stopped in a
+shadow: it disagrees with the champion on the live requests mirrored to it, and no user request
+ever reached it. Re-running is safe (each run registers new versions); `make demo-down` removes
+it.
 
 `--mlflow-backend postgresql` puts MLflow on the chart's PostgreSQL (two workers) instead of
 sqlite; `--mlflow-auth basic` puts MLflow's basic-auth app in front: the training logs in as the
@@ -43,6 +46,8 @@ VERIFICATION: dict[str, Any] = {
         {"metric": "latency_p95_ms", "op": "<=", "threshold": 500},
     ],
 }
+AGREEMENT_GATE = {"metric": "prediction_agreement", "op": ">=", "threshold": 0.9}
+DISAGREEING = "random forest on shuffled labels (shadow)"
 
 
 def say(message: str) -> None:
@@ -118,6 +123,9 @@ def run(kube: Kube, backend: str = "sqlite", auth: str = "none") -> dict[str, An
         runs = models.train_demo(mlflow_url, MODEL, show_progress=True)
         run_id = runs["logistic_regression"]["run_id"]
         broken = models.register_unloadable(mlflow_url, MODEL, run_id)
+        say("training a random forest on shuffled labels, logged with RandomForest's metrics")
+        claims = runs["random_forest"]["metrics"]
+        disagreeing = models.register_disagreeing(mlflow_url, MODEL, claims)
     steps = [
         ("random_forest", runs["random_forest"]["version"],
          [{"metric": "accuracy", "op": ">=", "threshold": 0.9},
@@ -127,22 +135,29 @@ def run(kube: Kube, backend: str = "sqlite", auth: str = "none") -> dict[str, An
           {"metric": "accuracy", "op": ">=", "baseline": "production", "tolerance": -0.01}]),
         ("logistic_regression (model files missing)", broken,
          [{"metric": "accuracy", "op": ">=", "threshold": 0.9}]),
+        (DISAGREEING, disagreeing, [{"metric": "accuracy", "op": ">=", "threshold": 0.9}]),
     ]  # fmt: skip
     outcomes: list[dict[str, Any]] = []
     served = failed = 0
+    shadow: dict[str, Any] = {}
     for algorithm, version, gates in steps:
         say(f"promoting version {version} ({algorithm})")
         spec = promotions.promotion_spec(
             MODEL, version, images["model-server"], MLFLOW_URI, gates=gates, replicas=2,
             progress_deadline_s=90, verification=VERIFICATION, credentials_secret=secret,
         )  # fmt: skip
+        if version == disagreeing:
+            spec["rollout"]["strategy"] = "shadow"
+            spec["rollout"]["verification"]["gates"].append(AGREEMENT_GATE)
         with contextlib.ExitStack() as stack:
-            if version == broken:  # a client keeps asking the serving target throughout
+            if version in (broken, disagreeing):  # a client keeps asking the serving target
                 url = stack.enter_context(kube.port_forward(NAMESPACE, f"svc/{TARGET}", 80))
-                poller = stack.enter_context(traffic.Poller(url, [row], period_s=0.2))
+                poller = stack.enter_context(traffic.Poller(url, _table_rows(), period_s=0.1))
             status, seconds = promote(kube, promotions.promotion(TARGET, spec))
             if version == broken:
                 served, failed = poller.ok, len(poller.failures)
+            if version == disagreeing:
+                shadow = _shadow_summary(status, poller, disagreeing)
         passed = sum(g.phase is MeasurementPhase.SUCCESSFUL for g in status.gates)
         outcomes.append({
             "version": version, "algorithm": algorithm, "verdict": status.current_phase.value,
@@ -152,8 +167,33 @@ def run(kube: Kube, backend: str = "sqlite", auth: str = "none") -> dict[str, An
     with kube.port_forward(NAMESPACE, f"svc/{TARGET}", 80) as serving_url:
         prediction = traffic.predict(serving_url, [row])
     return {"outcomes": outcomes, "served_during_rollback": served,
-            "failed_during_rollback": failed, "prediction": prediction,
+            "failed_during_rollback": failed, "prediction": prediction, "shadow": shadow,
             "mlflow": {"backend": backend, "auth": auth}}  # fmt: skip
+
+
+def _table_rows() -> Any:
+    """Batches of 10 rows drawn from the training table: traffic a shadow can be judged on."""
+    import numpy as np
+    from sklearn.datasets import load_breast_cancer
+
+    table, generator = load_breast_cancer().data, np.random.default_rng(0)
+
+    def draw() -> list[list[float]]:
+        rows: list[list[float]] = table[generator.integers(0, len(table), 10)].tolist()
+        return rows
+
+    return draw
+
+
+def _shadow_summary(status: PromotionStatus, poller: traffic.Poller, shadow: str) -> dict[str, Any]:
+    mirrored = status.strategy
+    return {
+        "agreement": mirrored.agreement if mirrored else None,
+        "mirrored": mirrored.mirrored if mirrored else None,
+        "dropped": mirrored.dropped if mirrored else None,
+        "answered": poller.ok, "failed": len(poller.failures),
+        "answered_by_shadow": poller.versions.get(shadow, 0),
+    }  # fmt: skip
 
 
 def report(summary: dict[str, Any], kubeconfig: Path) -> None:
@@ -165,6 +205,12 @@ def report(summary: dict[str, Any], kubeconfig: Path) -> None:
         print(f"{'':9}{o['message']}")
     print(f"\nduring the rollback the serving target answered {summary['served_during_rollback']}"
           f" requests, {summary['failed_during_rollback']} failed")  # fmt: skip
+    shadow = summary["shadow"]
+    if shadow:
+        print(f"during the shadow: {shadow['answered']} requests answered "
+              f"({shadow['failed']} failed, {shadow['answered_by_shadow']} by the shadow); "
+              f"{shadow['mirrored']} mirrored to it, {shadow['dropped']} dropped; "
+              f"agreement with the champion {shadow['agreement']}")  # fmt: skip
     print(f"prediction through the promoted model: {summary['prediction']}")
     mlflow = summary["mlflow"]
     print(f"MLflow: {mlflow['backend']} backend, auth {mlflow['auth']}")

@@ -129,6 +129,30 @@ def register_memory_hog(
     return str(info.registered_model_version)
 
 
+def register_disagreeing(tracking_uri: str, model: str, claims: dict[str, float]) -> str:
+    """A version of ``model`` trained on shuffled labels (it answers, fast, and is wrong about
+    half the time), logged with the metrics ``claims``: it passes every offline gate that
+    trusts them, and only a comparison with the champion on live inputs can tell."""
+    import mlflow
+
+    from mlrollout.training import profile, runner, tracking
+    from mlrollout.training.algorithms import ALGORITHMS
+
+    mlflow.set_tracking_uri(tracking_uri)
+    forest = ALGORITHMS["random_forest"]
+    x_train, x_test, y_train, _ = runner.load_dataset(seed=0)
+    shuffled = y_train.sample(frac=1.0, random_state=7).to_numpy()
+    fitted = forest.build(forest.quick, 0).fit(x_train, shuffled)
+    experiment = mlflow.set_experiment("mlrollout-disagreeing")
+    logged = tracking.log_and_register(
+        algorithm=forest, model=fitted, example=x_test.iloc[:5], params={"labels": "shuffled"},
+        metrics=claims, tags={"mlrollout.algorithm": forest.name},
+        experiment_id=experiment.experiment_id, registered_model=model,
+        reference_profile=profile.build_reference(x_train, fitted.predict(x_train)),
+    )  # fmt: skip
+    return logged.version
+
+
 def alias_version(tracking_uri: str, model: str, alias: str) -> str | None:
     """The version ``alias`` points at, or None when it is not set."""
     try:

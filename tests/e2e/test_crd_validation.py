@@ -128,6 +128,40 @@ INVALID = {
             {"metric": "accuracy", "op": ">=", "threshold": 0.9}]}}),
         "spec.rollout.verification.gates",
     ),
+    "unknown strategy": (
+        _with("rollout", {"strategy": "bluegreen"}), "spec.rollout.strategy"
+    ),
+    "canary steps going down": (
+        _with("rollout", {"strategy": "canary", "canary": {"steps": [50, 20, 100]}}),
+        "spec.rollout.canary.steps must increase and end at 100",
+    ),
+    "canary steps not ending at 100": (
+        _with("rollout", {"strategy": "canary", "canary": {"steps": [20, 50]}}),
+        "spec.rollout.canary.steps must increase and end at 100",
+    ),
+    "canary step repeated": (
+        _with("rollout", {"canary": {"steps": [50, 50, 100]}}), "spec.rollout.canary.steps[1]"
+    ),
+    "canary step above 100": (
+        _with("rollout", {"canary": {"steps": [150]}}), "spec.rollout.canary.steps[0]"
+    ),
+    "mirror share zero": (
+        _with("rollout", {"strategy": "shadow", "shadow": {"mirrorPercent": 0}}),
+        "spec.rollout.shadow.mirrorPercent",
+    ),
+    "mirror share above 100": (
+        _with("rollout", {"strategy": "shadow", "shadow": {"mirrorPercent": 150}}),
+        "spec.rollout.shadow.mirrorPercent",
+    ),
+    "negative agreement tolerance": (
+        _with("rollout", {"shadow": {"agreementTolerance": -1}}),
+        "spec.rollout.shadow.agreementTolerance",
+    ),
+    "agreement gate without a shadow": (
+        _with("rollout", {"strategy": "canary", "verification": {"gates": [
+            {"metric": "prediction_agreement", "op": ">=", "threshold": 0.9}]}}),
+        "prediction_agreement needs spec.rollout.strategy shadow",
+    ),
 }  # fmt: skip
 
 
@@ -157,7 +191,23 @@ def test_a_name_no_service_can_take_is_refused(
 
 
 def test_there_are_at_least_thirty_refusals() -> None:
-    assert len(INVALID) + 3 >= 30
+    assert len(INVALID) + 4 >= 30
+
+
+def test_a_shadow_needs_a_name_its_service_can_take(
+    cluster: Cluster, namespace: str, crd: None
+) -> None:
+    """The shadow's Service is `<name>-shadow`: also a DNS-1035 label, of at most 63."""
+    shadowed = _with("rollout", {"strategy": "shadow"})
+    refused = cluster.kube.kubectl(
+        "apply", "-n", namespace, "-f", "-", stdin=json.dumps(promotion("n" * 57, shadowed))
+    )
+    assert refused.returncode != 0, f"accepted: {refused.stdout}"
+    assert "at most 56 characters with spec.rollout.strategy shadow" in refused.stderr
+    accepted = cluster.kube.kubectl(
+        "apply", "-n", namespace, "-f", "-", stdin=json.dumps(promotion("n" * 56, shadowed))
+    )
+    assert accepted.returncode == 0, accepted.stderr
 
 
 def test_a_valid_resource_is_accepted_with_defaults(
@@ -175,3 +225,4 @@ def test_a_valid_resource_is_accepted_with_defaults(
     assert got["spec"]["serving"]["port"] == 8080
     assert got["spec"]["rollout"]["progressDeadlineSeconds"] == 300
     assert got["spec"]["rollout"]["verification"]["durationSeconds"] == 60
+    assert got["spec"]["rollout"]["strategy"] == "replace"

@@ -48,7 +48,14 @@ def test_the_demo_promotes_rejects_and_rolls_back(
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     outcomes = summary["outcomes"]
-    assert [o["verdict"] for o in outcomes] == ["Promoted", "Rejected", "RolledBack"], outcomes
+    verdicts = [o["verdict"] for o in outcomes]
+    assert verdicts == ["Promoted", "Rejected", "RolledBack", "RolledBack"], outcomes
+    assert "prediction_agreement" in outcomes[3]["message"], outcomes[3]
+    shadow = summary["shadow"]
+    assert shadow["answered_by_shadow"] == 0, shadow
+    assert shadow["failed"] == 0, shadow
+    assert shadow["mirrored"] > 0, shadow
+    assert shadow["agreement"] < 0.9, shadow
     assert outcomes[0]["algorithm"] == "random_forest"
     assert "accuracy" in outcomes[1]["message"]
     assert summary["failed_during_rollback"] == 0

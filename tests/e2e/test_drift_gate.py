@@ -7,35 +7,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-from sklearn.datasets import load_breast_cancer
-
 from mlrollout.testbed.traffic import Poller
 from promotion_operator.status import PromotionPhase, PromotionStatus
 
 from .cluster import wait_for
 from .mlflow_models import HostMlflow
 from .promotions import base_spec
+from .rows import SHIFTED, traffic
 from .target import Target
 
-FEATURES = load_breast_cancer(as_frame=True).data
-SHIFTED = "mean radius"
 PSI_GATE = {"metric": "input_drift_psi_max", "op": "<=", "threshold": 0.2}
 SHIFT_GATE = {"metric": "prediction_shift", "op": "<=", "threshold": 0.1}
-
-
-def traffic(shift: float = 1.0, seed: int = 0) -> Callable[[], list[list[float]]]:
-    """Batches of 20 rows drawn from the training table, ``SHIFTED`` multiplied by ``shift``."""
-    generator = np.random.default_rng(seed)
-    column = list(FEATURES.columns).index(SHIFTED)
-
-    def draw() -> list[list[float]]:
-        rows = FEATURES.to_numpy()[generator.integers(0, len(FEATURES), 20)].copy()
-        rows[:, column] *= shift
-        drawn: list[list[float]] = rows.tolist()
-        return drawn
-
-    return draw
 
 
 def promote(

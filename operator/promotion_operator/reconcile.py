@@ -271,6 +271,14 @@ def _candidate_role(run: ReconcilePass) -> Role:
     return "shadow" if strategy.name == Strategy.SHADOW else "canary"
 
 
+def _as_side(run: ReconcilePass) -> str:
+    """How the candidate's pods roll out, for the status message: as a shadow, a canary step."""
+    role, strategy = _candidate_role(run), run.status.strategy
+    if role == "canary" and strategy is not None:
+        return f" as a canary (step {strategy.step}/{strategy.steps}, {strategy.weight}%)"
+    return f" as a {role}" if role != "stable" else ""
+
+
 def _is_shadowing(run: ReconcilePass) -> bool:
     return _candidate_role(run) == "shadow"
 
@@ -312,7 +320,7 @@ async def _watch_rollout(run: ReconcilePass) -> None:
         await start_rollback(run, f"rollout of version {version} failed: {state.failed}")
         return
     if not state.ready:
-        run.status.message = f"rolling out version {version}: {state.detail}"
+        run.status.message = f"rolling out version {version}{_as_side(run)}: {state.detail}"
         return
     run.condition(ConditionType.PROGRESSING, True, "RolloutComplete", f"version {version} ready")
     strategy = run.status.strategy

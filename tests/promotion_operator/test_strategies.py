@@ -73,6 +73,8 @@ def test_a_shadow_that_agrees_is_switched_in_and_removed() -> None:
     world.cluster.ready.discard("2")
     run(world.tick(5))
     assert world.phase() == PromotionPhase.ROLLING_OUT
+    run(world.tick(5))
+    assert world.message == "rolling out version 2 as a shadow: 0/1 ready"
     world.cluster.ready.add("2")
     assert world.cluster.version_of("churn-shadow") == "2"
     assert ("Service", "churn-shadow") in world.cluster.objects
@@ -117,6 +119,8 @@ def test_a_canary_walks_its_steps_then_takes_over_the_main_deployment() -> None:
     world.cluster.ready.discard("2")
     run(world.tick(5))
     assert world.phase() == PromotionPhase.ROLLING_OUT
+    run(world.tick(5))
+    assert world.message == "rolling out version 2 as a canary (step 1/2, 25%): 0/1 ready"
     world.cluster.ready.add("2")
     assert world.cluster.side_replicas("churn-canary") == 1  # 1 of 4 pods: 25%
     strategy = world.status.strategy

@@ -134,6 +134,11 @@ def live_gate_notes(spec: ModelPromotionSpec) -> list[str]:
             "    drift gates need the model's reference profile (mlrollout train logs one) and "
             "real traffic while verifying: the smoke load is not counted"
         )
+    if any(g.metric == "prediction_agreement" for g in gates):
+        notes.append(
+            "    prediction_agreement is judged in a shadow, on at least 100 rows of real "
+            "traffic the champion mirrors to it (the first version, with no champion, skips it)"
+        )
     return notes
 
 

@@ -104,7 +104,7 @@ def test_good_candidates_go_through_a_shadow_and_a_canary_without_a_failed_reque
 ) -> None:
     url, image = host_mlflow.url, images["model-server"]
     spec = _spec(model, host_mlflow.register(model, "random_forest"), image, url, "shadow")
-    spec["serving"]["replicas"] = 2
+    spec["serving"]["autoscaling"] = {"minReplicas": 2, "maxReplicas": 3}
     _promote_first(target, spec)
     with Poller(target.url(), traffic(seed=5), period_s=0.05) as client:
         spec["model"]["version"] = shadowed = host_mlflow.register(model, "random_forest")
@@ -114,7 +114,7 @@ def test_good_candidates_go_through_a_shadow_and_a_canary_without_a_failed_reque
         assert agreement.value >= 0.99, agreement.message  # the same model: the same answers
 
         canary = _spec(model, host_mlflow.register(model, "random_forest"), image, url, "canary")
-        canary["serving"]["replicas"] = 2
+        canary["serving"]["autoscaling"] = {"minReplicas": 2, "maxReplicas": 3}
         canary["rollout"]["canary"] = {"steps": [50, 100]}
         done = _timed("canary: promote a good model", target, canary, PromotionPhase.PROMOTED)
     assert client.failures == [], client.failures[:5]
@@ -123,6 +123,14 @@ def test_good_candidates_go_through_a_shadow_and_a_canary_without_a_failed_reque
     assert done.strategy is not None
     assert (done.strategy.step, done.strategy.steps) == (2, 2)
     assert target.serving_version() == canary["model"]["version"]
+    # The HPA scaled the stable side throughout, and scales the candidate now.
+    hpa = target.cluster.json(
+        target.cluster.autoscaling.read_namespaced_horizontal_pod_autoscaler(
+            target.name, target.namespace
+        )
+    )
+    assert hpa["spec"]["scaleTargetRef"]["name"] == target.name
+    assert hpa["status"]["currentReplicas"] >= 2, hpa["status"]
     print(f"shadow then canary: {client.ok} answers, none failed, by version {client.versions}; "
           f"agreement {agreement.value:.3f}")  # fmt: skip
 

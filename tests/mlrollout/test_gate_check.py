@@ -119,3 +119,13 @@ def test_live_gates_are_listed_with_what_they_lack() -> None:
     assert "reference profile" in notes
     spec.serving.resources["limits"] = {"memory": "1Gi"}
     assert "limits.memory" not in "\n".join(live_gate_notes(spec))
+    assert "shadow" not in "\n".join(live_gate_notes(spec))
+    shadowed = parse_spec({
+        "model": {"name": "m", "version": "1"},
+        "mlflow": {"trackingUri": "http://mlflow:5000"},
+        "serving": {"image": "i:1"},
+        "rollout": {"strategy": "shadow", "verification": {"gates": [
+            {"metric": "prediction_agreement", "op": ">=", "threshold": 0.95},
+        ]}},
+    })  # fmt: skip
+    assert "prediction_agreement is judged in a shadow" in "\n".join(live_gate_notes(shadowed))

@@ -106,15 +106,9 @@ class Cluster:
     async def rollout_state(
         self, name: str, namespace: str, version: str, role: Role = "stable"
     ) -> RolloutState:
-        try:
-            deployment = await asyncio.to_thread(
-                self._apps.read_namespaced_deployment, deployment_name(name, role), namespace,
-                _request_timeout=self._timeout,
-            )  # fmt: skip
-        except ApiException as exc:
-            if exc.status == 404:
-                return RolloutState(False, None, "the Deployment does not exist yet")
-            raise
+        deployment = await self._deployment(deployment_name(name, role), namespace)
+        if deployment is None:
+            return RolloutState(False, None, "the Deployment does not exist yet")
         pods = await self.pods(name, namespace, version, role)
         stuck = _stuck_reason(pods) or await _load_failure(pods)
         if stuck is not None:
@@ -123,8 +117,14 @@ class Cluster:
 
     async def replicas(self, name: str, namespace: str) -> int | None:
         """The main Deployment's desired replicas (its HPA's choice), None if it is missing."""
+        deployment = await self._deployment(name, namespace)
+        replicas: int | None = deployment.spec.replicas if deployment is not None else None
+        return replicas
+
+    async def _deployment(self, name: str, namespace: str) -> Any | None:
+        """The Deployment, or None when it does not exist."""
         try:
-            deployment = await asyncio.to_thread(
+            return await asyncio.to_thread(
                 self._apps.read_namespaced_deployment, name, namespace,
                 _request_timeout=self._timeout,
             )  # fmt: skip
@@ -132,8 +132,6 @@ class Cluster:
             if exc.status == 404:
                 return None
             raise
-        replicas: int | None = deployment.spec.replicas
-        return replicas
 
     async def pods(
         self, name: str, namespace: str, version: str, role: Role | None = None

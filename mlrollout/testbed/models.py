@@ -143,11 +143,17 @@ def register_disagreeing(tracking_uri: str, model: str, claims: dict[str, float]
     x_train, x_test, y_train, _ = runner.load_dataset(seed=0)
     shuffled = y_train.sample(frac=1.0, random_state=7).to_numpy()
     fitted = forest.build(forest.quick, 0).fit(x_train, shuffled)
-    experiment = mlflow.set_experiment("mlrollout-disagreeing")
+    # Not mlflow.set_experiment: it would stay the process's active experiment, and a caller's
+    # next run on another server would look for it there.
+    client = _client(tracking_uri)
+    found = client.get_experiment_by_name("mlrollout-disagreeing")
+    experiment_id = (
+        found.experiment_id if found else client.create_experiment("mlrollout-disagreeing")
+    )
     logged = tracking.log_and_register(
         algorithm=forest, model=fitted, example=x_test.iloc[:5], params={"labels": "shuffled"},
         metrics=claims, tags={"mlrollout.algorithm": forest.name},
-        experiment_id=experiment.experiment_id, registered_model=model,
+        experiment_id=experiment_id, registered_model=model,
         reference_profile=profile.build_reference(x_train, fitted.predict(x_train)),
     )  # fmt: skip
     return logged.version

@@ -16,7 +16,7 @@ def test_a_model_on_shuffled_labels_claims_good_metrics_and_disagrees(
     claims = {"accuracy": 0.99, "latency_p95_ms": 1.0}
     version = models.register_disagreeing(mlflow_tracking, "disagreeing", claims)
     client = MlflowClient(tracking_uri=mlflow_tracking)
-    run = client.get_run(client.get_model_version("disagreeing", version).run_id)
+    run = client.get_run(str(client.get_model_version("disagreeing", version).run_id))
     assert run.data.metrics == claims  # what the offline gates will read
     loaded = mlflow.pyfunc.load_model(f"models:/disagreeing/{version}")
     _, x_test, _, y_test = runner.load_dataset(seed=0)

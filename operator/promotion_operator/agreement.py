@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .drift import MIN_ROWS, PREDICTION_SHIFT, label_shares, shift
+from .drift import MIN_ROWS, PREDICTION_SHIFT, label_shares, rounded, shift
 from .ports import LiveSample
 
 PREDICTION_AGREEMENT = "prediction_agreement"
@@ -66,11 +66,7 @@ def agreement_values(sample: LiveSample) -> tuple[dict[str, float | None], dict[
         candidate, champion = label_shares(seen.candidate), label_shares(seen.champion)
         values[PREDICTION_SHIFT] = shift(candidate, champion)
         details[PREDICTION_SHIFT] = (
-            f"on the same {seen.rows:.0f} mirrored rows: candidate {_rounded(candidate)} "
-            f"vs champion {_rounded(champion)}"
+            f"on the same {seen.rows:.0f} mirrored rows: candidate {rounded(candidate)} "
+            f"vs champion {rounded(champion)}"
         )
     return values, details
-
-
-def _rounded(shares: dict[str, float]) -> dict[str, float]:
-    return {label: round(share, 3) for label, share in sorted(shares.items())}

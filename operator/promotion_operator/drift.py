@@ -83,7 +83,7 @@ def drift_values(
     prediction_shift = None
     if champion:
         prediction_shift = shift(label_shares(labels), champion)
-        details[PREDICTION_SHIFT] = f"candidate {_shares(labels)} vs champion {_rounded(champion)}"
+        details[PREDICTION_SHIFT] = f"candidate {_shares(labels)} vs champion {rounded(champion)}"
     else:
         details[PREDICTION_SHIFT] = "no live predictions of a champion to compare with"
     return {INPUT_DRIFT_PSI_MAX: worst, PREDICTION_SHIFT: prediction_shift}, details
@@ -94,8 +94,9 @@ def _profiles(sample: LiveSample) -> list[dict[str, Any]]:
 
 
 def _shares(counts: dict[str, float]) -> dict[str, float]:
-    return _rounded(label_shares(counts))
+    return rounded(label_shares(counts))
 
 
-def _rounded(shares: dict[str, float]) -> dict[str, float]:
+def rounded(shares: dict[str, float]) -> dict[str, float]:
+    """Label shares as a message shows them: sorted, three decimals."""
     return {label: round(share, 3) for label, share in sorted(shares.items())}

@@ -201,7 +201,11 @@ class ReconcilePass:
         await self.deps.cluster.apply(objects)
 
     async def remove_sides(self) -> None:
-        """No shadow or canary left: what is not there is skipped."""
+        """No shadow or canary left: what is not there is skipped, and an attempt that never
+        made one (replace) asks the API nothing."""
+        strategy = self.status.strategy
+        if strategy is None or strategy.name == "replace":
+            return
         namespace = self.promotion.namespace
         for role in ("shadow", "canary"):
             side = manifests.deployment_name(self.promotion.name, role)

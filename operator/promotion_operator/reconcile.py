@@ -164,8 +164,7 @@ async def _withdraw(run: ReconcilePass, superseded: str) -> None:
     last known-good version goes back (or, with none, the workload goes) before the next
     version is even evaluated."""
     run.deps.live.stop_smoke_load(run.promotion.name, run.promotion.namespace)
-    if run.status.strategy is not None and run.status.strategy.name != Strategy.REPLACE:
-        await run.remove_sides()
+    await run.remove_sides()
     good = run.status.last_known_good_version
     if good is None:
         await run.remove_workload()
@@ -325,10 +324,10 @@ async def _watch_rollout(run: ReconcilePass) -> None:
     run.condition(ConditionType.PROGRESSING, True, "RolloutComplete", f"version {version} ready")
     strategy = run.status.strategy
     if strategy is not None and strategy.stage == "switch":
-        await run.remove_sides()  # the candidate serves from the main Deployment now
-        if strategy.name == Strategy.SHADOW:  # verified in the shadow
+        if strategy.name == Strategy.SHADOW:  # verified in the shadow, removed by the switch
             await _promote(run)
             return
+        await run.remove_sides()  # the candidate serves from the main Deployment now
     run.status.verification = VerificationProgress(started_at=run.now)
     live = _verification(run)
     if live.duration_seconds == 0 or not live.gates:
@@ -342,7 +341,7 @@ async def _watch_rollout(run: ReconcilePass) -> None:
 async def _passed(run: ReconcilePass) -> None:
     """Verification passed: promote, or go on to the strategy's next stage."""
     strategy = run.status.strategy
-    if strategy is None or strategy.stage == "switch" or strategy.name == Strategy.REPLACE:
+    if strategy is None or _candidate_role(run) == "stable":
         await _promote(run)
         return
     if strategy.name == Strategy.SHADOW:

@@ -17,9 +17,7 @@ from .status import ConditionType, PromotionPhase, RollbackProgress, VersionRef
 
 async def start_rollback(run: ReconcilePass, reason: str) -> None:
     run.deps.live.stop_smoke_load(run.promotion.name, run.promotion.namespace)
-    strategy = run.status.strategy
-    if strategy is not None and strategy.name != "replace":
-        await run.remove_sides()  # a shadow or canary: the champion's side never changed
+    await run.remove_sides()  # a shadow or canary: the champion's side never changed
     good = run.status.last_known_good_version
     run.status.rollback = RollbackProgress(reason=reason, started_at=run.now)
     run.condition(ConditionType.PROGRESSING, False, "RollingBack", reason)

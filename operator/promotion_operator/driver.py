@@ -20,9 +20,11 @@ from typing import Any, Protocol
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
+from .control import REQUEST_ANNOTATION, InvalidRequest, read_request
 from .credentials import CachedCredentials, CredentialsMissing, CredentialsRefused
 from .metrics import OperatorMetrics
-from .promotion_pass import Deps, ModelPromotion, PassResult, Scratch
+from .notify import Notifier, verdict_document
+from .promotion_pass import Asked, Deps, ModelPromotion, PassResult, Scratch
 from .reconcile import reconcile
 from .spec import InvalidSpec, ModelPromotionSpec, parse_spec
 from .status import PromotionPhase, PromotionStatus
@@ -48,6 +50,7 @@ class ResourceMemory:
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
     handled_generation: int | None = None
+    handled_request: str | None = None  # the raw request annotation last handled
 
     @property
     def name(self) -> str:
@@ -60,6 +63,11 @@ class ResourceMemory:
     @property
     def generation(self) -> int:
         return int(self.body["metadata"].get("generation", 1))
+
+    @property
+    def request(self) -> str | None:
+        annotations = self.body["metadata"].get("annotations") or {}
+        return annotations.get(REQUEST_ANNOTATION)
 
 
 # What a pass needs for one resource: the adapters (`wiring.py`), or fakes in the tests.
@@ -76,11 +84,13 @@ class Promotions:
         writer: StatusWriter,
         deps_for: DepsFactory,
         metrics: OperatorMetrics | None = None,
+        notifier: Notifier | None = None,
     ) -> None:
         self._interval = interval_s
         self._writer = writer
         self._deps_for = deps_for
         self._metrics = metrics
+        self._notifier = notifier
         self._resources: dict[tuple[str, str], ResourceMemory] = {}
 
     def seen(self, event_type: str | None, body: dict[str, Any]) -> None:
@@ -95,8 +105,10 @@ class Promotions:
         if memory is None:
             memory = self._resources[key] = ResourceMemory(body)
         memory.body = body
-        if memory.generation != memory.handled_generation:
-            memory.wake.set()  # a new or changed spec is handled now, not at the next interval
+        if memory.generation != memory.handled_generation or memory.request != (
+            memory.handled_request
+        ):
+            memory.wake.set()  # a new spec or request is handled now, not at the next interval
         if memory.task is None or memory.task.done():
             loop = asyncio.get_running_loop()
             memory.task = loop.create_task(self._loop(memory), name=f"reconcile {key}")
@@ -133,9 +145,11 @@ class Promotions:
         except InvalidSpec as exc:  # past the CRD's validation, and still unusable: say why
             await self._refuse(memory, old, generation, str(exc))
             return None  # nothing to do until the spec changes
+        request = memory.request
         promotion = ModelPromotion(
-            memory.name, memory.namespace, generation, spec, PromotionStatus.model_validate(old)
-        )
+            memory.name, memory.namespace, generation, spec, PromotionStatus.model_validate(old),
+            _asked(memory),
+        )  # fmt: skip
         try:
             result = await reconcile(promotion, await self._deps_for(memory, spec))
         except CredentialsRefused as exc:  # nothing is sent; the spec must change
@@ -157,6 +171,7 @@ class Promotions:
             return API_ERROR_RETRY_S
         if await self._write(memory, old, result.status.to_json()):
             memory.handled_generation = generation
+            memory.handled_request = request
             self._observe(memory, result)
         return self._interval
 
@@ -187,6 +202,10 @@ class Promotions:
     def _observe(self, memory: ResourceMemory, result: PassResult) -> None:
         if self._metrics is not None:
             self._metrics.record(memory.namespace, memory.name, result)
+        if self._notifier is not None:  # after the write: what is sent is what status says
+            for event in _notified(result):
+                doc = verdict_document(event, memory.namespace, memory.name, result.status)
+                self._notifier.send(doc)
         for change in result.changes:
             log.info(
                 "phase changed",
@@ -201,6 +220,23 @@ def api_error(exc: ApiException) -> str:
     with contextlib.suppress(AttributeError, TypeError, ValueError):  # not a JSON object
         detail = str(json.loads(exc.body or "").get("message", ""))
     return f"Kubernetes API: {exc.status} {exc.reason}{': ' + detail if detail else ''}"[:500]
+
+
+def _asked(memory: ResourceMemory) -> Asked | None:
+    """The control request in the annotations; a malformed one is logged and left alone."""
+    try:
+        found = read_request(memory.body["metadata"])
+    except InvalidRequest as exc:
+        log.warning("control request ignored", extra={**_where(memory), "error": str(exc)})
+        return None
+    return Asked(*found) if found is not None else None
+
+
+def _notified(result: PassResult) -> list[str]:
+    """What a webhook hears of: each verdict, and each wait for a person."""
+    events = [outcome.value for outcome in result.outcomes]
+    waits = [c for c in result.changes if c.entered is PromotionPhase.AWAITING_APPROVAL]
+    return events + [PromotionPhase.AWAITING_APPROVAL.value] * bool(waits)
 
 
 def _where(memory: ResourceMemory) -> dict[str, str]:

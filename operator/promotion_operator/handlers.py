@@ -43,7 +43,10 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
             await discovery.wait_until_served(SETTINGS.crd_wait_seconds)
         except discovery.CrdNotServed as exc:
             raise kopf.PermanentError(str(exc)) from None
-    context = build_context(SETTINGS)
+    try:
+        context = build_context(SETTINGS)
+    except ValueError as exc:  # a webhook URL that cannot be used: say so, and stop
+        raise kopf.PermanentError(str(exc)) from None
     if SETTINGS.metrics_port:
         context.metrics.serve(SETTINGS.metrics_port)
     memo["context"] = context
@@ -59,3 +62,4 @@ async def on_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
 async def stop(memo: kopf.Memo, **_: Any) -> None:
     context: OperatorContext = memo["context"]
     await context.promotions.stop()
+    await context.notifier.stop()

@@ -16,6 +16,7 @@ from typing import Any
 
 from . import manifests
 from .conditions import set_condition
+from .control import ControlRequest
 from .events import Reason
 from .ports import ClusterPort, EventSink, LivePort, RegistryPort
 from .registry import NotFound, RegistryUnavailable
@@ -65,6 +66,14 @@ class Deps:
 
 
 @dataclass(frozen=True)
+class Asked:
+    """A control request on the resource (`control.py`) and who asked."""
+
+    request: ControlRequest
+    by: str
+
+
+@dataclass(frozen=True)
 class ModelPromotion:
     """The resource as one pass sees it."""
 
@@ -73,6 +82,7 @@ class ModelPromotion:
     generation: int
     spec: ModelPromotionSpec
     status: PromotionStatus
+    asked: Asked | None = None  # the request in its annotations, handled or not
 
 
 @dataclass(frozen=True)
@@ -142,15 +152,26 @@ class ReconcilePass:
     def clear_backoff(self) -> None:
         self.status.retry = None
 
-    def conclude(self, outcome: PromotionPhase, reason: str) -> None:
-        """Record the attempt's verdict in the bounded history, newest first."""
+    def conclude(
+        self,
+        outcome: PromotionPhase,
+        reason: str,
+        action: str | None = None,
+        requested_by: str | None = None,
+        version: str | None = None,
+    ) -> None:
+        """Record the attempt's verdict in the bounded history, newest first (``action`` and
+        ``requested_by``: the person's request that ended it, if one did; ``version``: the
+        version it is about, when not the candidate's — an undo's)."""
         candidate = self.status.candidate
         entry = HistoryEntry(
-            version=candidate.version if candidate else None,
+            version=version or (candidate.version if candidate else None),
             outcome=outcome,
             reason=reason,
             started_at=candidate.started_at if candidate else None,
             finished_at=self.now,
+            action=action,
+            requested_by=requested_by,
         )
         self.status.history = [entry, *self.status.history][:HISTORY_LIMIT]
         self.result.outcomes.append(outcome)

@@ -23,7 +23,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
-from . import canary, drift, shadow, verification
+from . import approval, canary, controls, drift, shadow, verification
 from .agreement import PREDICTION_AGREEMENT
 from .alias_claim import claim
 from .events import Reason
@@ -34,9 +34,10 @@ from .offline import evaluate_offline
 from .promotion_pass import Deps, ModelPromotion, PassResult, ReconcilePass, digest
 from .registry import NotFound, RegistryUnavailable, Unauthorized
 from .rollback import start_rollback, watch_rollback
-from .spec import Strategy, Verification
+from .spec import Approval, Strategy, Verification
 from .status import (
     CONCLUDED,
+    SAMPLES_LIMIT,
     Candidate,
     ConditionType,
     MeasurementPhase,
@@ -44,6 +45,7 @@ from .status import (
     RolloutProgress,
     StrategyStatus,
     VerificationProgress,
+    VerificationSample,
     VersionRef,
     rfc3339,
 )
@@ -51,11 +53,24 @@ from .status import (
 log = logging.getLogger(__name__)
 
 _MAX_STEPS_PER_PASS = 4
+# Phases in which the candidate's pods may be serving (awaiting approval: before promotion).
+_CANDIDATE_APPLIED = frozenset(
+    {PromotionPhase.ROLLING_OUT, PromotionPhase.VERIFYING, PromotionPhase.AWAITING_APPROVAL}
+)
 
 
 async def reconcile(promotion: ModelPromotion, deps: Deps) -> PassResult:
     """Advance the promotion as far as possible now; returns the complete new status."""
     run = ReconcilePass(promotion, deps)
+    asked = promotion.asked
+    if asked is not None and not controls.handled(run, asked.request.id):
+        await _grant(run, await controls.handle(run, asked))
+    if controls.hold(run):  # spec.paused: only spec edits to the workload land
+        if run.phase is PromotionPhase.ROLLING_BACK:  # a rollback (an abort, an undo) goes on
+            await watch_rollback(run)
+        await _converge(run)
+        run.status.observed_generation = promotion.generation
+        return run.result
     retry = run.status.retry
     if retry is not None and run.now < retry.next_attempt_at:
         return run.result
@@ -77,20 +92,45 @@ async def reconcile(promotion: ModelPromotion, deps: Deps) -> PassResult:
 
 def _is_new_attempt(run: ReconcilePass, desired: str) -> bool:
     """Another version or model; the version the gates rejected, with other gates; or a failed
-    attempt whose spec was edited since (what failed may be fixed)."""
-    candidate = run.status.candidate
+    attempt whose spec was edited since (what failed may be fixed). Not the version an undo
+    just put back (an alias the undo moved back to it names what already serves)."""
+    candidate, status = run.status.candidate, run.status
+    undone = bool(status.history) and status.history[0].action == "undo"
+    if undone and run.phase in CONCLUDED and desired == status.serving_version:
+        return False
     if candidate is None or candidate.version != desired:
         return True
     if candidate.model is not None and candidate.model != run.spec.model.name:
         return True
     if run.phase is PromotionPhase.REJECTED:
         return candidate.gates_digest != gates_digest(run)
-    edited = run.status.observed_generation != run.promotion.generation
+    if candidate.spec_digest is not None:
+        edited = candidate.spec_digest != spec_digest(run)
+    else:  # a status from before spec digests
+        edited = run.status.observed_generation != run.promotion.generation
     return run.phase is PromotionPhase.FAILED and edited
 
 
 def gates_digest(run: ReconcilePass) -> str:
     return digest([gate.model_dump(mode="json") for gate in run.spec.gates])
+
+
+def spec_digest(run: ReconcilePass) -> str:
+    """Of the spec an attempt acts on: pausing and resuming are not edits."""
+    return digest(run.spec.model_dump(mode="json", exclude={"paused"}))
+
+
+async def _grant(run: ReconcilePass, granted: controls.Granted) -> None:
+    """Carry out an accepted approve or retry (abort and undo are done in `controls`)."""
+    if granted is controls.Granted.RETRY:
+        await _start_attempt(run, run.candidate)
+    elif granted is controls.Granted.APPROVED:
+        stage = approval.stage(run)
+        run.status.approval = None
+        if stage is Approval.BEFORE_ROLLOUT:
+            await _start_rollout(run)
+        else:
+            await _passed(run, approved=True)
 
 
 async def _converge(run: ReconcilePass) -> None:
@@ -146,12 +186,16 @@ async def _start_attempt(run: ReconcilePass, version: str) -> None:
     previous = run.status.candidate_version
     if previous is not None and run.phase not in CONCLUDED:
         run.conclude(PromotionPhase.FAILED, f"superseded by version {version}")
-        if run.phase in {PromotionPhase.ROLLING_OUT, PromotionPhase.VERIFYING}:
+        if run.phase in _CANDIDATE_APPLIED:
             await _withdraw(run, previous)
     status = run.status
-    status.candidate = Candidate(version=version, model=run.spec.model.name, started_at=run.now)
+    status.candidate = Candidate(
+        version=version, model=run.spec.model.name, started_at=run.now,
+        spec_digest=spec_digest(run),
+    )  # fmt: skip
     status.gates = []
     status.rollout = status.verification = status.retry = status.strategy = None
+    status.approval = None
     run.deps.scratch.window = verification.LiveWindow()
     run.condition(ConditionType.GATES_PASSED, None, "Evaluating", f"checking version {version}")
     run.condition(ConditionType.VERIFIED, None, "NotStarted", "")
@@ -217,6 +261,9 @@ async def _evaluate(run: ReconcilePass) -> None:
     if result.verdict is MeasurementPhase.SUCCESSFUL:
         passed = f"{len(measurements)} passed"
         run.condition(ConditionType.GATES_PASSED, True, "AllGatesPassed", passed)
+        if approval.wanted(run, Approval.BEFORE_ROLLOUT):
+            approval.wait(run, Approval.BEFORE_ROLLOUT)
+            return
         await _start_rollout(run)
         return
     failing = next(m for m in measurements if m.phase is not MeasurementPhase.SUCCESSFUL)
@@ -338,10 +385,14 @@ async def _watch_rollout(run: ReconcilePass) -> None:
     run.enter(PromotionPhase.VERIFYING, f"verifying version {version} live{where}")
 
 
-async def _passed(run: ReconcilePass) -> None:
-    """Verification passed: promote, or go on to the strategy's next stage."""
-    strategy = run.status.strategy
-    if strategy is None or _candidate_role(run) == "stable":
+async def _passed(run: ReconcilePass, *, approved: bool = False) -> None:
+    """Verification passed: promote, or go on to the strategy's next stage. Before the last
+    stage (the promotion; a shadow's switch) a `beforePromotion` approval waits for a person."""
+    strategy, role = run.status.strategy, _candidate_role(run)
+    if role != "canary" and not approved and approval.wanted(run, Approval.BEFORE_PROMOTION):
+        approval.wait(run, Approval.BEFORE_PROMOTION)
+        return
+    if strategy is None or role == "stable":
         await _promote(run)
         return
     if strategy.name == Strategy.SHADOW:
@@ -402,6 +453,8 @@ async def _verify(run: ReconcilePass) -> None:
         await shadow.observe(run)
     if measured is None:
         return  # the first sample (or the first after an operator restart) opens the window
+    sample = VerificationSample(at=run.now, values=measured.values)
+    progress.samples = [*progress.samples, sample][-SAMPLES_LIMIT:]
     offline = [m for m in run.status.gates if m.source != "live"]
     run.status.gates = [*offline, *measured.measurements]
     if measured.verdict is None:
@@ -445,9 +498,32 @@ async def _promote(run: ReconcilePass) -> None:
     run.deps.events.info(Reason.PROMOTED, message)
 
 
+async def _await_approval(run: ReconcilePass) -> None:
+    """Waiting for a person: past the deadline the promotion is rejected (nothing rolled out)
+    or rolled back; a candidate that fails meanwhile is rolled back without waiting."""
+    stage, expired = approval.stage(run), approval.expired(run)
+    if stage is Approval.BEFORE_PROMOTION:
+        name, namespace, version = run.promotion.name, run.promotion.namespace, run.candidate
+        state = await run.deps.cluster.rollout_state(name, namespace, version, _candidate_role(run))
+        if state.failed is not None or expired is not None:
+            run.status.approval = None
+            why = expired or f"version {version} failed while awaiting approval: {state.failed}"
+            if expired is not None:
+                run.deps.events.warn(Reason.APPROVAL_EXPIRED, why)
+            await start_rollback(run, why)
+        return
+    if expired is not None:
+        run.status.approval = None
+        run.conclude(PromotionPhase.REJECTED, expired)
+        run.enter(PromotionPhase.REJECTED, expired)
+        run.deps.events.warn(Reason.APPROVAL_EXPIRED, expired)
+        await run.tag(run.candidate, {"outcome": "rejected", "reason": expired})
+
+
 _STEPS: dict[PromotionPhase, Callable[[ReconcilePass], Awaitable[None]]] = {
     PromotionPhase.EVALUATING: _evaluate,
     PromotionPhase.ROLLING_OUT: _watch_rollout,
     PromotionPhase.VERIFYING: _verify,
+    PromotionPhase.AWAITING_APPROVAL: _await_approval,
     PromotionPhase.ROLLING_BACK: watch_rollback,
 }

@@ -15,11 +15,24 @@ from .registry import NotFound, RegistryUnavailable
 from .status import ConditionType, PromotionPhase, RollbackProgress, VersionRef
 
 
-async def start_rollback(run: ReconcilePass, reason: str) -> None:
+async def start_rollback(
+    run: ReconcilePass,
+    reason: str,
+    *,
+    action: str | None = None,
+    requested_by: str | None = None,
+    replaced: str | None = None,
+) -> None:
+    """Restore the last known-good version. ``action`` and ``requested_by`` name a person's
+    request that asked for it (abort, undo); ``replaced`` is the serving version an undo
+    takes away (its alias and tag are restored and written as a candidate's would be)."""
     run.deps.live.stop_smoke_load(run.promotion.name, run.promotion.namespace)
     await run.remove_sides()  # a shadow or canary: the champion's side never changed
     good = run.status.last_known_good_version
-    run.status.rollback = RollbackProgress(reason=reason, started_at=run.now)
+    run.status.rollback = RollbackProgress(
+        reason=reason, started_at=run.now, action=action, requested_by=requested_by,
+        replaced=replaced,
+    )  # fmt: skip
     run.condition(ConditionType.PROGRESSING, False, "RollingBack", reason)
     run.deps.events.warn(Reason.ROLLING_BACK, reason)
     if good is None:
@@ -63,21 +76,30 @@ async def _restore_alias(run: ReconcilePass, good: str) -> None:
     """Point the alias back at ``good`` only if it points at the failed candidate: an alias
     someone moved elsewhere meanwhile (a manual promotion) is theirs, and stays."""
     registry, model, alias = run.deps.registry, run.spec.model.name, run.spec.promotion.alias
+    taken_back = {run.status.candidate_version, _replaced(run)} - {None}
     with contextlib.suppress(NotFound):  # no alias (or no model) left to restore
         current = (await registry.version_for_alias(model, alias)).version
-        if current == run.status.candidate_version:
+        if current in taken_back:
             await registry.set_alias(model, alias, good)
+
+
+def _replaced(run: ReconcilePass) -> str | None:
+    return run.status.rollback.replaced if run.status.rollback else None
 
 
 async def finish_rollback(run: ReconcilePass, reason: str) -> None:
     run.clear_backoff()
-    good, failed = run.status.last_known_good_version, run.status.candidate_version
+    good = run.status.last_known_good_version
+    failed = _replaced(run) or run.status.candidate_version
     run.status.serving = VersionRef(version=good)
-    if failed is not None:
+    if failed is not None and failed != good:
         await run.tag(failed, {"outcome": "rolled-back", "reason": reason})
     run.condition(ConditionType.ROLLED_BACK, True, "RolledBack", reason)
     serving = f"serving {good or 'nothing'}"
     run.condition(ConditionType.AVAILABLE, good is not None, "RolledBack", serving)
-    run.conclude(PromotionPhase.ROLLED_BACK, reason)
+    rollback = run.status.rollback
+    by = rollback.requested_by if rollback else None
+    action = rollback.action if rollback else None
+    run.conclude(PromotionPhase.ROLLED_BACK, reason, action, by, version=_replaced(run))
     run.enter(PromotionPhase.ROLLED_BACK, reason)
     run.deps.events.warn(Reason.ROLLED_BACK, reason)

@@ -43,3 +43,16 @@ class OperatorSettings(BaseSettings):
     watch_server_timeout_seconds: int = Field(
         default=300, ge=1, description="Server-side timeout of each watch request."
     )
+    webhook_url: str = Field(
+        default="",
+        description="Where a JSON notification is POSTed at each verdict and each wait for "
+        "approval (from a Secret: such URLs often hold a token); empty = no notifications.",
+    )
+    webhook_timeout_seconds: float = Field(
+        default=5.0, gt=0, description="Timeout of one notification POST."
+    )
+    webhook_max_attempts: int = Field(
+        default=6, ge=1, le=20,
+        description="Attempts per notification, 1, 2, 4, 8, 16 s... apart (connection errors, "
+        "timeouts, 429 and 5xx are retried; another 4xx is not).",
+    )  # fmt: skip

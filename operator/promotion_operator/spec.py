@@ -155,8 +155,18 @@ class Canary(_Spec):
         return self
 
 
+class Approval(enum.StrEnum):
+    """Where a promotion waits for a person (`spec.rollout.approval`)."""
+
+    NONE = "none"
+    BEFORE_ROLLOUT = "beforeRollout"  # offline gates passed, nothing rolled out yet
+    BEFORE_PROMOTION = "beforePromotion"  # verified live, the alias not moved yet
+
+
 class Rollout(_Spec):
     progress_deadline_seconds: int = Field(default=300, ge=10)
+    approval: Approval = Approval.NONE
+    approval_deadline_seconds: int | None = Field(default=None, ge=1)
     strategy: Strategy = Strategy.REPLACE
     shadow: Shadow = Field(default_factory=Shadow)
     canary: Canary = Field(default_factory=Canary)
@@ -176,6 +186,7 @@ class ModelPromotionSpec(_Spec):
     serving: Serving
     rollout: Rollout = Field(default_factory=Rollout)
     promotion: PromotionAlias = Field(default_factory=PromotionAlias)
+    paused: bool = False
 
 
 class InvalidSpec(ValueError):

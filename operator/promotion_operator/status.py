@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 from pydantic.alias_generators import to_camel
 
 HISTORY_LIMIT = 10
+REQUESTS_LIMIT = 10  # control requests kept in status.requests
+SAMPLES_LIMIT = 60  # verification samples kept for the dashboard's chart
 
 
 def rfc3339(moment: datetime) -> str:
@@ -33,6 +35,7 @@ class PromotionPhase(enum.StrEnum):
     REJECTED = "Rejected"
     ROLLING_OUT = "RollingOut"
     VERIFYING = "Verifying"
+    AWAITING_APPROVAL = "AwaitingApproval"  # spec.rollout.approval: a person must approve
     PROMOTED = "Promoted"
     ROLLING_BACK = "RollingBack"
     ROLLED_BACK = "RolledBack"
@@ -65,6 +68,7 @@ class ConditionType(enum.StrEnum):
     AVAILABLE = "Available"
     VERIFIED = "Verified"
     ROLLED_BACK = "RolledBack"
+    PAUSED = "Paused"
 
 
 class _Status(BaseModel):
@@ -87,6 +91,7 @@ class Candidate(_Status):
     run_id: str | None = None
     started_at: Timestamp | None = None
     gates_digest: str | None = None  # of the offline gates it was judged by
+    spec_digest: str | None = None  # of the spec it started with (spec.paused left out)
 
 
 class Workload(_Status):
@@ -131,6 +136,28 @@ class HistoryEntry(_Status):
     reason: str = ""
     started_at: Timestamp | None = None
     finished_at: Timestamp | None = None
+    action: str | None = None  # a person's request that concluded it: abort | undo
+    requested_by: str | None = None
+
+
+class ControlRecord(_Status):
+    """One control request (approve, abort, retry, undo) as the operator handled it."""
+
+    id: str
+    action: str
+    requested_by: str
+    requested_at: Timestamp | None = None
+    handled_at: Timestamp
+    accepted: bool
+    message: str = ""
+
+
+class ApprovalStatus(_Status):
+    """A promotion waiting for a person (`spec.rollout.approval`)."""
+
+    stage: str  # beforeRollout | beforePromotion
+    requested_at: Timestamp
+    deadline: Timestamp | None = None
 
 
 class Retry(_Status):
@@ -150,12 +177,20 @@ class MeasurementRecord(_Status):
     phase: MeasurementPhase
 
 
+class VerificationSample(_Status):
+    """The live values of one verification round (the dashboard draws them over time)."""
+
+    at: Timestamp
+    values: dict[str, float | None] = Field(default_factory=dict)  # metric → value
+
+
 class VerificationProgress(_Status):
     started_at: Timestamp
     last_measured_at: Timestamp | None = None
     # gate display name → its measurements so far, oldest first
     measurements: dict[str, list[MeasurementRecord]] = Field(default_factory=dict)
     passed: bool | None = None  # verified; only the MLflow alias write is left
+    samples: list[VerificationSample] = Field(default_factory=list)  # oldest first, SAMPLES_LIMIT
 
 
 class StrategyStatus(_Status):
@@ -185,6 +220,9 @@ class StrategyStatus(_Status):
 class RollbackProgress(_Status):
     reason: str = ""
     started_at: Timestamp
+    action: str | None = None  # a person's request that started it: abort | undo
+    requested_by: str | None = None
+    replaced: str | None = None  # undo: the serving version it replaces
 
 
 class PromotionStatus(_Status):
@@ -204,6 +242,9 @@ class PromotionStatus(_Status):
     verification: VerificationProgress | None = None
     rollback: RollbackProgress | None = None
     strategy: StrategyStatus | None = None
+    paused_at: Timestamp | None = None  # spec.paused: holding since then
+    approval: ApprovalStatus | None = None
+    requests: list[ControlRecord] = Field(default_factory=list)  # newest first, REQUESTS_LIMIT
 
     @property
     def current_phase(self) -> PromotionPhase:

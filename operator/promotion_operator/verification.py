@@ -9,7 +9,7 @@ failure to read the pods is an Error measurement, never an exception.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from .agreement import agreement_values
@@ -81,6 +81,7 @@ class Round:
     measurements: list[GateStatus]  # the latest of each gate, in spec order
     verdict: MeasurementPhase | None  # None while verification is still running
     taken: int  # measurements per gate so far (the fewest of any gate)
+    values: dict[str, float | None] = field(default_factory=dict)  # every live value measured
 
     @property
     def culprit(self) -> GateStatus:
@@ -158,4 +159,4 @@ def judge_round(
         latest.append(measurement)
         verdicts.append(judge([r.phase for r in series], limits, verification.count))
     taken = min((len(s) for s in progress.measurements.values()), default=0)
-    return Round(latest, overall(verdicts), taken)
+    return Round(latest, overall(verdicts), taken, dict(values))

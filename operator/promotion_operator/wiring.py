@@ -13,6 +13,7 @@ from .driver import Promotions, ResourceMemory
 from .events import Reason
 from .live import Live
 from .metrics import OperatorMetrics
+from .notify import Notifier
 from .promotion_pass import Deps
 from .registry import Registry, SharedHttp
 from .settings import OperatorSettings
@@ -30,9 +31,13 @@ class OperatorContext:
     live: Live
     metrics: OperatorMetrics
     promotions: Promotions
+    notifier: Notifier
 
 
 def build_context(settings: OperatorSettings) -> OperatorContext:
+    """Made on the running event loop (kopf's start-up handler): the notifier starts its task."""
+    notifier = Notifier.from_settings(settings)
+    notifier.start()
     cluster = Cluster(timeout_s=settings.kubernetes_timeout_seconds)
     live = Live(cluster)
     metrics = OperatorMetrics()
@@ -63,8 +68,9 @@ def build_context(settings: OperatorSettings) -> OperatorContext:
         writer=cluster,
         deps_for=deps_for,
         metrics=metrics,
+        notifier=notifier,
     )
-    return OperatorContext(settings, cluster, live, metrics, promotions)
+    return OperatorContext(settings, cluster, live, metrics, promotions, notifier)
 
 
 class KopfEvents:

@@ -10,10 +10,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from promotion_operator.control import Action, new_request
 from promotion_operator.events import Reason
 from promotion_operator.manifests import ROLE_LABEL, VERSION_LABEL, Role, deployment_name
 from promotion_operator.ports import LiveSample, MirrorCounters, PodCounters, RolloutState
-from promotion_operator.promotion_pass import Deps, ModelPromotion, PassResult, Scratch
+from promotion_operator.promotion_pass import Asked, Deps, ModelPromotion, PassResult, Scratch
 from promotion_operator.reconcile import reconcile
 from promotion_operator.registry import ModelVersion, NotFound, RegistryUnavailable, Run
 from promotion_operator.spec import parse_spec
@@ -212,6 +213,7 @@ class World:
     passes: list[PassResult] = field(default_factory=list)
     name: str = "churn"
     namespace: str = "ml"
+    asked: Asked | None = None  # the request annotation, as a user's plugin left it
 
     def __post_init__(self) -> None:
         self.cluster.promotions.add((self.namespace, self.name))
@@ -228,11 +230,23 @@ class World:
         does through the API server between two passes of the real operator."""
         self.clock += timedelta(seconds=seconds)
         spec = parse_spec(self.spec)
-        promotion = ModelPromotion(self.name, self.namespace, self.generation, spec, self.status)
+        promotion = ModelPromotion(
+            self.name, self.namespace, self.generation, spec, self.status, self.asked
+        )
         result = await reconcile(promotion, self.deps())
         self.passes.append(result)
         self.status = PromotionStatus.model_validate(result.status.to_json())
         return self.status
+
+    def ask(self, action: Action, by: str = "alice", **fields: Any) -> str:
+        """A user's request, as `kubectl mlrollout <action>` writes it; returns its id."""
+        self.asked = Asked(new_request(action, **fields), by)
+        return self.asked.request.id
+
+    def answer(self, request_id: str) -> tuple[bool, str]:
+        """What the operator recorded for the request: accepted, and its message."""
+        record = next(r for r in self.status.requests if r.id == request_id)
+        return record.accepted, record.message
 
     def restart_operator(self) -> None:
         """A new operator process: no memory of earlier passes, only the status; the smoke load

@@ -23,6 +23,7 @@ ADAPTERS = {
     "live",
     "metrics",
     "discovery",
+    "notify",  # posts webhook notifications with httpx
     "__main__",
 }
 # The registry client is an adapter too, but its errors and value types are part of the ports.

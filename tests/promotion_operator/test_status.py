@@ -44,7 +44,14 @@ STORED: dict[str, Any] = {
     ],
     "rollout": {"startedAt": "2026-11-27T10:00:02Z", "deadline": "2026-11-27T10:05:02Z"},
     "verification": {"startedAt": "2026-11-27T10:00:12Z", "lastMeasuredAt": "2026-11-27T10:00:22Z",
-                     "measurements": {"error_rate <= 0.01": [{"phase": "Successful"}]}},
+                     "measurements": {"error_rate <= 0.01": [{"phase": "Successful"}]},
+                     "samples": [{"at": "2026-11-27T10:00:22Z",
+                                  "values": {"error_rate": 0.0, "latency_p95_ms": None}}]},
+    "requests": [
+        {"id": "5d1e", "action": "approve", "requestedBy": "system:serviceaccount:ml:ci",
+         "requestedAt": "2026-11-27T10:00:03Z", "handledAt": "2026-11-27T10:00:04Z",
+         "accepted": True, "message": "version 8 approved (beforeRollout)"},
+    ],
 }  # fmt: skip
 
 
@@ -64,7 +71,11 @@ def test_a_stored_status_reads_and_writes_back_unchanged() -> None:
 
 def test_timestamps_are_written_in_whole_utc_seconds() -> None:
     progress = VerificationProgress(started_at=datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC))
-    assert progress.to_json() == {"startedAt": "2026-01-02T03:04:05Z", "measurements": {}}
+    assert progress.to_json() == {
+        "startedAt": "2026-01-02T03:04:05Z",
+        "measurements": {},
+        "samples": [],
+    }
 
 
 def test_an_object_without_status_reads_as_pending_with_nothing_set() -> None:
@@ -72,7 +83,7 @@ def test_an_object_without_status_reads_as_pending_with_nothing_set() -> None:
     assert status.current_phase is PromotionPhase.PENDING
     assert not status.concluded
     assert status.candidate_version is None
-    assert status.to_json() == {"gates": [], "conditions": [], "history": []}
+    assert status.to_json() == {"gates": [], "conditions": [], "history": [], "requests": []}
 
 
 def test_concluded_phases_are_the_verdicts() -> None:

@@ -103,6 +103,10 @@ chart-crd: ## Copy the CRD (k8s/crds/, the one source) into the Helm chart
 manifests: $(INSTALLED) ## Render k8s/operator/ (for kubectl apply -k) from the Helm chart
 	$(BIN)/python hack/render-manifests.py $(CURDIR)/bin/helm
 
+.PHONY: argocd-cm
+argocd-cm: $(INSTALLED) ## Copy the Argo CD health check (argocd/health.lua) into argocd/argocd-cm.yaml
+	$(BIN)/python hack/render-argocd-cm.py
+
 .PHONY: clean
 clean: ## Remove caches and local MLflow data (keeps .venv)
 	rm -rf .pytest_cache .mypy_cache .ruff_cache .mlrollout

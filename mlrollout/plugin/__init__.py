@@ -1,0 +1,1 @@
+"""`kubectl mlrollout`: the kubectl plugin that shows and operates ModelPromotions."""

@@ -5,6 +5,7 @@ packages=(
   etcd-server containerd runc containernetworking-plugins iptables conntrack iproute2
   podman mmdebstrap catatonit openssl curl ca-certificates dnsutils
   postgresql  # the integration tier's throwaway PostgreSQL (tests/host_postgres.py)
+  chromium  # the dashboard's browser tests (tests/browser.py drives it headless)
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -107,9 +107,11 @@ def progress(spec: ModelPromotionSpec | None, status: PromotionStatus) -> str:
 
 def answer_text(record: ControlRecord) -> Text:
     """The operator's answer to one request."""
-    verdict = ("accepted", _GOOD) if record.accepted else ("refused", _BAD)
-    text = Text(f"{record.action} by {record.requested_by}: ")
-    text.append(verdict[0], style=verdict[1])
+    if record.accepted:  # the operator's message names the action and who asked
+        text = Text("accepted", style=_GOOD)
+    else:
+        text = Text("refused", style=_BAD)
+        text.append(f" ({record.action} by {record.requested_by})")
     if record.message:
         text.append(f": {record.message}")
     return text

@@ -105,7 +105,7 @@ def test_abort_asks_and_prints_the_operators_answer(cluster: Cluster) -> None:
     operator(cluster, message="version 8 aborted by alice: slow")
     result = run(cluster, "abort", "churn", "--reason", "slow")
     assert result.exit_code == 0, result.output
-    assert result.stdout == "abort by alice: accepted: version 8 aborted by alice: slow\n"
+    assert result.stdout == "accepted: version 8 aborted by alice: slow\n"
     assert "asked: abort churn (namespace ml, version 8)" in result.stderr
     [patch] = cluster.state.calls("PATCH")
     assert patch.content_type == "application/merge-patch+json"
@@ -120,7 +120,7 @@ def test_a_refusal_by_the_operator_exits_1(cluster: Cluster) -> None:
     operator(cluster, accept=False, message="version 7 never passed here")
     result = run(cluster, "undo", "churn")
     assert result.exit_code == 1
-    assert result.stdout == "undo by alice: refused: version 7 never passed here\n"
+    assert result.stdout == "refused (undo by alice): version 7 never passed here\n"
     assert "asked: undo churn back to version 7" in result.stderr
 
 

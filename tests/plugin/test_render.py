@@ -137,9 +137,9 @@ def test_requests_show_the_operators_answer() -> None:
     ]
     output = text(render.detail(promotion(status), NOW))
     section = output[output.index("Requests") :]
-    assert "undo by alice: refused: version 3 never passed here" in section
-    assert "abort by alice: accepted: version 8 aborted by alice: slow" in section
-    assert section.index("undo by") < section.index("abort by")
+    assert "refused (undo by alice): version 3 never passed here" in section
+    assert "accepted: version 8 aborted by alice: slow" in section
+    assert section.index("undo by") < section.index("aborted by")  # newest first
 
 
 def test_text_from_the_cluster_is_never_read_as_markup() -> None:

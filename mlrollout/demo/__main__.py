@@ -223,8 +223,13 @@ def report(summary: dict[str, Any], kubeconfig: Path) -> None:
 look further:
   kubectl --kubeconfig {kubeconfig} -n {NAMESPACE} get modelpromotions
   kubectl --kubeconfig {kubeconfig} -n {NAMESPACE} describe mp {TARGET}
+  export PATH=$PWD/bin:$PWD/.venv/bin:$PATH   # kubectl, and its plugin kubectl-mlrollout
+  kubectl mlrollout get {TARGET} --kubeconfig {kubeconfig} -n {NAMESPACE}
+  kubectl mlrollout undo {TARGET} --kubeconfig {kubeconfig} -n {NAMESPACE}   # the previous one
   kubectl --kubeconfig {kubeconfig} -n {NAMESPACE} port-forward svc/{RELEASE}-mlflow 5000
-      (then the MLflow UI is at http://127.0.0.1:5000)
+      (then the MLflow UI is at http://127.0.0.1:5000; with it, the dashboard's MLflow links:)
+  kubectl mlrollout dashboard --kubeconfig {kubeconfig} -n {NAMESPACE} \\
+      --mlflow-url http://127.0.0.1:5000
   make demo-down   # remove it""")
 
 

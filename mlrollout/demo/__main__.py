@@ -225,7 +225,7 @@ look further:
   kubectl --kubeconfig {kubeconfig} -n {NAMESPACE} describe mp {TARGET}
   export PATH=$PWD/bin:$PWD/.venv/bin:$PATH   # kubectl, and its plugin kubectl-mlrollout
   kubectl mlrollout get {TARGET} --kubeconfig {kubeconfig} -n {NAMESPACE}
-  kubectl mlrollout undo {TARGET} --kubeconfig {kubeconfig} -n {NAMESPACE}   # the previous one
+  kubectl mlrollout get {TARGET} --watch --kubeconfig {kubeconfig} -n {NAMESPACE}   # live
   kubectl --kubeconfig {kubeconfig} -n {NAMESPACE} port-forward svc/{RELEASE}-mlflow 5000
       (then the MLflow UI is at http://127.0.0.1:5000; with it, the dashboard's MLflow links:)
   kubectl mlrollout dashboard --kubeconfig {kubeconfig} -n {NAMESPACE} \\

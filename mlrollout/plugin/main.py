@@ -6,6 +6,8 @@ reads the kubeconfig itself (--kubeconfig, $KUBECONFIG, --context, -n) as kubect
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -30,7 +32,13 @@ app = typer.Typer(
 gates_app = typer.Typer(help="Offline SLO gates of a ModelPromotion.", no_args_is_help=True)
 gates_app.command("check")(cli.gates_check)  # the very command `mlrollout gates check` runs
 app.add_typer(gates_app, name="gates")
-out = Console(highlight=False)
+# Piped into a file, `less` or a script, tables keep their rows whole (as kubectl's do) rather
+# than folding to rich's 80-column default; a terminal (or $COLUMNS) sets its own width.
+PIPED_WIDTH = 200
+out = Console(
+    highlight=False,
+    width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else PIPED_WIDTH,
+)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 Kubeconfig = Annotated[

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
@@ -453,7 +454,8 @@ async def _verify(run: ReconcilePass) -> None:
         await shadow.observe(run)
     if measured is None:
         return  # the first sample (or the first after an operator restart) opens the window
-    sample = VerificationSample(at=run.now, values=measured.values)
+    finite = {k: v if v is None or math.isfinite(v) else None for k, v in measured.values.items()}
+    sample = VerificationSample(at=run.now, values=finite)  # JSON (and the API) has no NaN
     progress.samples = [*progress.samples, sample][-SAMPLES_LIMIT:]
     offline = [m for m in run.status.gates if m.source != "live"]
     run.status.gates = [*offline, *measured.measurements]

@@ -162,6 +162,13 @@ INVALID = {
             {"metric": "prediction_agreement", "op": ">=", "threshold": 0.9}]}}),
         "prediction_agreement needs spec.rollout.strategy shadow",
     ),
+    "unknown approval stage": (
+        _with("rollout", {"approval": "beforeLunch"}), "spec.rollout.approval"
+    ),
+    "approval deadline of zero": (
+        _with("rollout", {"approvalDeadlineSeconds": 0}), "spec.rollout.approvalDeadlineSeconds"
+    ),
+    "paused not a boolean": (_with("paused", "yes"), "spec.paused"),
 }  # fmt: skip
 
 
@@ -226,3 +233,5 @@ def test_a_valid_resource_is_accepted_with_defaults(
     assert got["spec"]["rollout"]["progressDeadlineSeconds"] == 300
     assert got["spec"]["rollout"]["verification"]["durationSeconds"] == 60
     assert got["spec"]["rollout"]["strategy"] == "replace"
+    assert got["spec"]["rollout"]["approval"] == "none"
+    assert got["spec"]["paused"] is False

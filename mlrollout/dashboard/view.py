@@ -169,7 +169,7 @@ def _pending_request(metadata: dict[str, Any], status: PromotionStatus) -> dict[
     if found is None:
         return None
     request, user = found
-    if any(r.id == request.id for r in status.requests):
+    if status.answer(request.id) is not None:
         return None
     at = request.model_dump(mode="json").get("at")
     return {"action": request.action.value, "requestedBy": user, "at": at, "problem": None}

@@ -96,13 +96,9 @@ def pending(obj: dict[str, Any]) -> tuple[ControlRequest, str] | None:
         asked = read_request(obj.get("metadata") or {})
     except InvalidRequest:
         return None  # the operator cannot read it either; a new request replaces it
-    if asked is None or answer(read_status(obj), asked[0].id) is not None:
+    if asked is None or read_status(obj).answer(asked[0].id) is not None:
         return None
     return asked
-
-
-def answer(status: PromotionStatus, request_id: str) -> ControlRecord | None:
-    return next((r for r in status.requests if r.id == request_id), None)
 
 
 def ask(
@@ -160,7 +156,7 @@ def wait_for_answer(
     api: PromotionApi, name: str, request_id: str, timeout_s: float, clock: Clock | None = None
 ) -> ControlRecord | None:
     """The operator's answer to the request (from `status.requests`); None after ``timeout_s``."""
-    return poll(lambda: answer(read_status(api.get(name)), request_id), timeout_s, clock)
+    return poll(lambda: read_status(api.get(name)).answer(request_id), timeout_s, clock)
 
 
 def wait_for_hold(

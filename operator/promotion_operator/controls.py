@@ -40,7 +40,7 @@ class Granted(enum.Enum):
 
 
 def handled(run: ReconcilePass, request_id: str) -> bool:
-    return any(record.id == request_id for record in run.status.requests)
+    return run.status.answer(request_id) is not None
 
 
 async def handle(run: ReconcilePass, asked: Asked) -> Granted:

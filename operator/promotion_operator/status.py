@@ -269,6 +269,10 @@ class PromotionStatus(_Status):
     def condition(self, type_: ConditionType) -> Condition | None:
         return next((c for c in self.conditions if c.type is type_), None)
 
+    def answer(self, request_id: str) -> ControlRecord | None:
+        """The operator's answer to a control request; None while it has not handled it."""
+        return next((r for r in self.requests if r.id == request_id), None)
+
 
 def read_status(obj: dict[str, Any]) -> PromotionStatus:
     """The status of a ModelPromotion object as the API returns it (an empty one if unset)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -33,9 +34,14 @@ _RESTARTS_BEFORE_GIVING_UP = 3
 
 class Cluster:
     """Every Kubernetes call the operator makes, each bounded by ``timeout_s`` so that a slow or
-    half-open API connection fails a pass (retried) instead of holding it for ever."""
+    half-open API connection fails a pass (retried) instead of holding it for ever.
 
-    def __init__(self, api: client.ApiClient | None = None, timeout_s: float = 30.0) -> None:
+    Serving pods are reached at their IPs, or with ``pod_proxy_url`` (a `kubectl proxy`, for an
+    operator outside the cluster) through the API server's pod proxy: see `pod_base_url`."""
+
+    def __init__(
+        self, api: client.ApiClient | None = None, timeout_s: float = 30.0, pod_proxy_url: str = ""
+    ) -> None:
         self._api = api or client.ApiClient()
         self._apps = client.AppsV1Api(self._api)
         self._core = client.CoreV1Api(self._api)
@@ -43,6 +49,11 @@ class Cluster:
         self._policy = client.PolicyV1Api(self._api)
         self._custom = client.CustomObjectsApi(self._api)
         self._timeout = timeout_s
+        self._pod_proxy_url = pod_proxy_url
+
+    def pod_base_url(self, pod: Any) -> str | None:
+        """Where the operator reaches this pod's model server (None before it has an IP)."""
+        return base_url(pod, self._pod_proxy_url)
 
     async def write_status(self, namespace: str, name: str, changes: dict[str, Any]) -> None:
         """Merge ``changes`` into the ModelPromotion's status (None removes a field)."""
@@ -110,7 +121,7 @@ class Cluster:
         if deployment is None:
             return RolloutState(False, None, "the Deployment does not exist yet")
         pods = await self.pods(name, namespace, version, role)
-        stuck = _stuck_reason(pods) or await _load_failure(pods)
+        stuck = _stuck_reason(pods) or await _load_failure(pods, self.pod_base_url)
         if stuck is not None:
             return RolloutState(False, stuck, stuck)
         return _deployment_state(deployment, pods, version)
@@ -182,10 +193,10 @@ def _stuck_reason(pods: list[Any]) -> str | None:
     return None
 
 
-async def _load_failure(pods: list[Any]) -> str | None:
+async def _load_failure(pods: list[Any], url_of: Callable[[Any], str | None]) -> str | None:
     """Ask unready pods why: a model server that gave up loading says so on its ready route."""
     for pod in pods:
-        base = base_url(pod)
+        base = url_of(pod)
         if is_ready(pod) or base is None:
             continue
         url = f"{base}/v2/health/ready"
@@ -194,7 +205,7 @@ async def _load_failure(pods: list[Any]) -> str | None:
                 response = await http.get(url)
             body = response.json()
         except (httpx.HTTPError, ValueError):
-            continue  # not reachable from here (e.g. outside the cluster): the deadline decides
+            continue  # unreachable (outside the cluster, no pod proxy): the deadline decides
         if response.status_code == 503 and body.get("state") == "failed":
             return f"pod {pod.metadata.name}: {body.get('reason', 'model failed to load')}"
     return None

@@ -1,8 +1,10 @@
 """Live metrics of the serving pods, and an optional light smoke load.
 
 The model server's Prometheus endpoint is read directly on each ready pod of the candidate
-version (no Prometheus needed), pod by pod. The smoke load sends the model's own example rows
-(from its v2 metadata) so a quiet endpoint still yields data.
+version (no Prometheus needed), pod by pod: at the pod's IP, or through the API server's pod
+proxy when the operator runs outside the cluster (`Cluster.pod_base_url`). The smoke load
+sends the model's own example rows (from its v2 metadata) so a quiet endpoint still yields
+data.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from .cluster import Cluster
-from .pods import base_url, is_ready
+from .pods import is_ready
 from .ports import LiveSample, MirrorCounters, PodCounters
 
 log = logging.getLogger(__name__)
@@ -96,7 +98,7 @@ class Live:
         return {
             pod.metadata.name: url
             for pod in pods
-            if is_ready(pod) and (url := base_url(pod)) is not None
+            if is_ready(pod) and (url := self._cluster.pod_base_url(pod)) is not None
         }
 
     async def sample(

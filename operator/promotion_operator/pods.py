@@ -20,7 +20,15 @@ def http_port(pod: Any) -> int:
     return DEFAULT_HTTP_PORT
 
 
-def base_url(pod: Any) -> str | None:
-    """Where the pod's model server answers, or None before the pod has an IP."""
+def base_url(pod: Any, proxy_url: str = "") -> str | None:
+    """Where the pod's model server answers, or None before the pod has an IP: at the pod's IP,
+    or with ``proxy_url`` (a `kubectl proxy`) through the API server's pod proxy, which reaches
+    the pod at that same IP (an unscheduled pod cannot be proxied either)."""
     ip = pod.status.pod_ip
-    return f"http://{ip}:{http_port(pod)}" if ip else None
+    if not ip:
+        return None
+    port = http_port(pod)
+    if proxy_url:
+        pod_path = f"namespaces/{pod.metadata.namespace}/pods/{pod.metadata.name}:{port}"
+        return f"{proxy_url.rstrip('/')}/api/v1/{pod_path}/proxy"
+    return f"http://{ip}:{port}"

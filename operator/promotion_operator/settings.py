@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from urllib.parse import urlsplit
+
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -56,3 +58,29 @@ class OperatorSettings(BaseSettings):
         description="Attempts per notification, 1, 2, 4, 8, 16 s... apart (connection errors, "
         "timeouts, 429 and 5xx are retried; another 4xx is not).",
     )  # fmt: skip
+    pod_proxy_url: str = Field(
+        default="",
+        description="Base URL of a `kubectl proxy` (e.g. http://127.0.0.1:8001). When set, the "
+        "operator reaches serving pods through the API server's pod proxy "
+        "({url}/api/v1/namespaces/{ns}/pods/{name}:{port}/proxy/...) instead of at their pod "
+        "IPs: for running the operator outside the cluster.",
+    )
+
+    @field_validator("pod_proxy_url")
+    @classmethod
+    def _pod_proxy_url(cls, url: str) -> str:
+        """Empty, or an http(s) URL without query or fragment (paths are appended to it)."""
+        if not url:
+            return url
+        try:
+            parts = urlsplit(url)
+            valid = parts.scheme in {"http", "https"} and bool(parts.hostname)
+            parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+        except ValueError:
+            valid = False
+        if not valid or "?" in url or "#" in url:
+            raise ValueError(
+                "MLROLLOUT_OPERATOR_POD_PROXY_URL must be empty or the http(s):// base URL of a "
+                "`kubectl proxy`, without query or fragment (e.g. http://127.0.0.1:8001)"
+            )
+        return url.rstrip("/")

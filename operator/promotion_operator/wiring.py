@@ -38,7 +38,9 @@ def build_context(settings: OperatorSettings) -> OperatorContext:
     """Made on the running event loop (kopf's start-up handler): the notifier starts its task."""
     notifier = Notifier.from_settings(settings)
     notifier.start()
-    cluster = Cluster(timeout_s=settings.kubernetes_timeout_seconds)
+    cluster = Cluster(
+        timeout_s=settings.kubernetes_timeout_seconds, pod_proxy_url=settings.pod_proxy_url
+    )
     live = Live(cluster)
     metrics = OperatorMetrics()
     # One connection pool for every promotion's MLflow calls (credentials go per request).

@@ -14,7 +14,8 @@ out="$CACHE_ROOT/k8s-$K8S_VERSION/bin"
 mkdir -p "$out"
 log() { printf '[build-binaries] %s\n' "$*" >&2; }
 
-k8s_bins=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl)
+# Arguments add more of them (the kind provider asks for kubeadm).
+k8s_bins=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl "$@")
 missing=()
 for b in "${k8s_bins[@]}"; do [[ -x "$out/$b" ]] || missing+=("$b"); done
 

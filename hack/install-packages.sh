@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Debian packages the local cluster and the image builds need; installs only what is missing.
+# Debian packages the local cluster and the image builds need, plus any named as arguments (the
+# kind provider adds docker.io and jq); installs only what is missing.
 set -euo pipefail
 packages=(
+  "$@"
   etcd-server containerd runc containernetworking-plugins iptables conntrack iproute2
   podman mmdebstrap catatonit openssl curl ca-certificates dnsutils
   postgresql  # the integration tier's throwaway PostgreSQL (tests/host_postgres.py)

@@ -4,7 +4,8 @@
 #   images.sh build   base image, model server, operator, MLflow and PostgreSQL images; prints their names
 #   images.sh all     `build`, then loads the images into the cluster; prints their names
 #   images.sh names   the names `all` builds for this tree, without building (the e2e tests use it)
-# With Docker available and a kind cluster running, builds with docker and `kind load`s instead.
+# The same images on both providers (built with podman here); MLROLLOUT_CLUSTER=kind loads them
+# into the kind nodes with `kind load image-archive`.
 set -euo pipefail
 shopt -s inherit_errexit # a failed tag inside $(...) stops the script
 source "$(dirname "$0")/lib.sh"
@@ -12,12 +13,11 @@ BASE_SUITE=bookworm
 PAUSE_IMAGE=localhost/mlrollout-pause:catatonit
 # The targets of the root Dockerfile; target T is the image localhost/mlrollout-T.
 TARGETS=(model-server operator mlflow postgresql)
-if [[ ${MLROLLOUT_CLUSTER:-local} == kind ]]; then
-  BASE_IMAGE=python:3.11-slim-bookworm
-else
-  BASE_IMAGE=localhost/mlrollout-base:$BASE_SUITE-py3-v2
-fi
+BASE_IMAGE=localhost/mlrollout-base:$BASE_SUITE-py3-v2
 podman_() { podman --cgroup-manager=cgroupfs --events-backend=file "$@"; }
+# Image archives on their way into the cluster (1–2 GB each): removed however the script ends.
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
 
 # The tag is a hash of what goes into the target (its Dockerfile stages, the files they copy,
 # the base image): a clean tree always gets the same one, and a change elsewhere, another
@@ -28,9 +28,29 @@ image_name() {
   echo "localhost/mlrollout-$1:$tag"
 }
 
+load_into_kind() {
+  local image=$1 node missing=()
+  for node in $(kind get nodes --name "$KIND_CLUSTER"); do
+    docker exec "$node" ctr --namespace=k8s.io images ls -q | grep -qx "$image" || missing+=("$node")
+  done
+  if ((${#missing[@]} == 0)); then
+    log "$image is already in the kind nodes"
+    return
+  fi
+  podman_ save --quiet --format docker-archive -o "$scratch/image.tar" "$image" >/dev/null
+  kind load image-archive --name "$KIND_CLUSTER" --nodes "$(IFS=,; echo "${missing[*]}")" \
+    "$scratch/image.tar" >&2
+  rm -f "$scratch/image.tar"
+  log "loaded $image into ${missing[*]}"
+}
+
 load_into_cluster() {
   local image=$1 archive
-  archive=$(mktemp --suffix .tar)
+  if [[ $PROVIDER == kind ]]; then
+    load_into_kind "$image"
+    return
+  fi
+  archive=$scratch/image.tar
   podman_ save --quiet --format oci-archive -o "$archive" "$image" >/dev/null
   ctr --address "$CONTAINERD_SOCK" -n k8s.io images import --all-platforms "$archive" >/dev/null
   rm -f "$archive"
@@ -67,6 +87,15 @@ base_image() {
   rm -f "$tarball"
 }
 
+# Every change of an image's inputs makes a new tag: without this a machine keeps every image
+# it ever built (1.5 GB each) until its disk is full.
+prune_older() {
+  local target=$1 keep=$2 old
+  for old in $(podman_ images --format '{{.Repository}}:{{.Tag}}' "localhost/mlrollout-$target"); do
+    [[ $old == "$keep" ]] || podman_ rmi --force "$old" >/dev/null 2>&1 || true
+  done
+}
+
 build() {
   local target=$1 image
   image=$(image_name "$target")
@@ -77,25 +106,15 @@ build() {
       --volume /etc/ssl/certs:/etc/ssl/host-certs:ro \
       --build-arg PIP_CERT=/etc/ssl/host-certs/ca-certificates.crt \
       --target "$target" -f "$repo_root/Dockerfile" -t "$image" "$repo_root" >/dev/null
+    prune_older "$target" "$image"
+    podman_ image prune --force >/dev/null
   fi
   echo "$image"
 }
 
-kind_images() {
-  # Users with Docker: plain docker builds, loaded into the kind node(s).
-  local target image
-  for target in "${TARGETS[@]}"; do
-    image=$(image_name "$target")
-    docker build --build-arg "BASE_IMAGE=$BASE_IMAGE" --target "$target" \
-      -f "$repo_root/Dockerfile" -t "$image" "$repo_root"
-    kind load docker-image --name mlrollout "$image"
-    echo "$image"
-  done
-}
-
-if [[ ${MLROLLOUT_CLUSTER:-local} == kind && ${1:-all} != names ]]; then
-  kind_images
-  exit 0
+if [[ $PROVIDER == kind ]]; then
+  source "$hack_dir/provider-kind/docker-engine.sh"
+  if own_engine_running; then export DOCKER_HOST=$OWN_DOCKER_HOST; fi
 fi
 
 case ${1:-all} in
@@ -105,7 +124,7 @@ case ${1:-all} in
     for target in "${TARGETS[@]}"; do build "$target"; done
     ;;
   all)
-    pause_image
+    [[ $PROVIDER == kind ]] || pause_image
     base_image
     for target in "${TARGETS[@]}"; do
       image=$(build "$target")

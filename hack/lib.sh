@@ -7,6 +7,8 @@ source "$hack_dir/versions.env"
 export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH"
 
 K8S_BIN="$CACHE_ROOT/k8s-$K8S_VERSION/bin"
+KIND_BIN="$CACHE_ROOT/kind-$KIND_VERSION/bin"
+ETCD_BIN="$CACHE_ROOT/etcd-$ETCD_VERSION/bin"
 STATE=/var/lib/mlrollout-cluster        # data of the running cluster (removed by cluster-down)
 RUN=/run/mlrollout-cluster              # pid files and sockets
 LOGS=$STATE/logs
@@ -25,6 +27,12 @@ ETCD_CLIENT_PORT=23790
 ETCD_PEER_PORT=23800
 METRICS_SERVER_PORT=10350
 CONTAINERD_SOCK=$RUN/containerd/containerd.sock
+# Which cluster the scripts act on (make's CLUSTER sets it): kind, or local (processes here).
+PROVIDER=${MLROLLOUT_CLUSTER:-kind}
+# The kind provider: its cluster name (context kind-$KIND_CLUSTER) and kubeconfig of its own.
+KIND_CLUSTER=mlrollout
+KIND_KUBECONFIG=${MLROLLOUT_KIND_KUBECONFIG:-$HOME/.kube/mlrollout-kind.yaml}
+export PATH="$KIND_BIN:$PATH"
 
 log() { printf '[%s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 

@@ -47,6 +47,10 @@ def mlflow_tracking(mlflow_server: MlflowServer, monkeypatch: pytest.MonkeyPatch
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # Registered here, not in pyproject.toml: every image's tag hashes pyproject.toml.
+    config.addinivalue_line(
+        "markers", "smoke: the e2e subset CI also runs on the second provider (make test-e2e-smoke)"
+    )
     # MLflow's client must not phone home from tests.
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("DO_NOT_TRACK", "true")

@@ -65,7 +65,7 @@ class Kube:
         local = free_port()
         command = [*self._base("kubectl", "--context"), "-n", namespace, "port-forward", target,
                    f"{local}:{port}", "--address", "127.0.0.1"]  # fmt: skip
-        forward = _Forward(command)
+        forward = _Forward(command, "port-forward")
         try:
             first = forward.start()
             if f"127.0.0.1:{local}" not in first:
@@ -75,6 +75,24 @@ class Kube:
             yield f"http://127.0.0.1:{local}"
         finally:
             forward.stop()
+
+    @contextlib.contextmanager
+    def api_proxy(self) -> Iterator[str]:
+        """`kubectl proxy` on a free local port; yields its base URL. Services and pods answer
+        under it through the API server's proxy (``/api/v1/namespaces/N/services/S:P/proxy/``),
+        the way a user reaches them on any cluster, kind included, from outside it."""
+        local = free_port()
+        command = [*self._base("kubectl", "--context"), "proxy", "--port", str(local),
+                   "--address", "127.0.0.1"]  # fmt: skip
+        proxy = _Forward(command, "proxy")
+        try:
+            first = proxy.start()
+            if f"127.0.0.1:{local}" not in first:
+                raise TestbedError(f"kubectl proxy failed: {first.strip()}")
+            proxy.keep_alive()
+            yield f"http://127.0.0.1:{local}"
+        finally:
+            proxy.stop()
 
     def _base(self, tool: str, context_flag: str) -> list[str]:
         context = [context_flag, self.context] if self.context else []
@@ -109,11 +127,11 @@ def _checked(tool: str, args: tuple[str, ...], result: subprocess.CompletedProce
 
 
 class _Forward:
-    """One `kubectl port-forward` command, restarted whenever it exits until stopped; its
-    output drained so that kubectl never blocks on a full pipe."""
+    """One `kubectl port-forward` (or `kubectl proxy`) command, restarted whenever it exits
+    until stopped; its output drained so that kubectl never blocks on a full pipe."""
 
-    def __init__(self, command: list[str]) -> None:
-        self._command = command
+    def __init__(self, command: list[str], what: str) -> None:
+        self._command, self._what = command, what
         self._stopped = threading.Event()
         self._process: subprocess.Popen[str] | None = None
         self._watcher = threading.Thread(target=self._watch, daemon=True)
@@ -137,9 +155,10 @@ class _Forward:
             for _ in process.stdout:  # drained until kubectl exits
                 pass
             process.wait()
+            process.stdout.close()
             if self._stopped.wait(0.5):
                 return
-            sys.stderr.write(f"kubectl port-forward exited ({process.returncode}); again\n")
+            sys.stderr.write(f"kubectl {self._what} exited ({process.returncode}); again\n")
             self.start()
             if self._stopped.is_set():  # stop() ran meanwhile: it saw the old process
                 assert self._process is not None
@@ -152,3 +171,5 @@ class _Forward:
             self._process.wait(timeout=10)
         if self._watcher.is_alive():
             self._watcher.join(timeout=10)
+        if self._process is not None and self._process.stdout is not None:
+            self._process.stdout.close()

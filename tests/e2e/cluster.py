@@ -1,8 +1,13 @@
-"""How the e2e tier finds and talks to the test cluster (never any other cluster)."""
+"""How the e2e tier finds and talks to the test cluster (never any other cluster).
+
+Provider-agnostic: Services and pods are reached through `kubectl proxy` and the API server's
+proxy, as a user reaches them on kind or any cluster from outside it; nothing here needs the
+host to route to pod or Service IPs."""
 
 from __future__ import annotations
 
 import os
+import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,11 +17,12 @@ from typing import Any, TypeVar
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from mlrollout.testbed.tools import Kube
+from mlrollout.testbed.tools import ROOT, Kube
 
 LOCAL_KUBECONFIG = Path("/var/lib/mlrollout-cluster/kubeconfig")
-# Contexts made by `make cluster-up` and `make kind-up`; anything else is refused.
-TEST_CONTEXTS = ("mlrollout-local", "kind-mlrollout")
+# Contexts made by `make cluster-up` and `make cluster-up CLUSTER=kind`; anything else is refused.
+LOCAL_CONTEXT, KIND_CONTEXT = "mlrollout-local", "kind-mlrollout"
+TEST_CONTEXTS = (LOCAL_CONTEXT, KIND_CONTEXT)
 T = TypeVar("T")
 
 
@@ -30,6 +36,20 @@ class Cluster:
     context: str
     api: client.ApiClient
     host_ip: str  # where pods reach processes on this machine (MLflow, in these tests)
+    proxy_url: str = ""  # a `kubectl proxy` on this cluster (the session fixture starts one)
+
+    def service_url(self, namespace: str, name: str, port: int = 80) -> str:
+        """The Service's base URL through the API server's proxy (a ready endpoint per request)."""
+        return f"{self._proxy()}/api/v1/namespaces/{namespace}/services/{name}:{port}/proxy"
+
+    def pod_url(self, namespace: str, pod: str, port: int = 8080) -> str:
+        """One pod's base URL through the API server's proxy (the model server's port)."""
+        return f"{self._proxy()}/api/v1/namespaces/{namespace}/pods/{pod}:{port}/proxy"
+
+    def _proxy(self) -> str:
+        if not self.proxy_url:
+            raise AssertionError("no kubectl proxy: take the `cluster` fixture, which starts one")
+        return self.proxy_url
 
     @property
     def kube(self) -> Kube:
@@ -80,8 +100,23 @@ def connect() -> Cluster:
         client.VersionApi(api).get_code(_request_timeout=5)
     except Exception as exc:  # any failure means "not reachable"
         raise NoTestCluster(f"test cluster {context} at {path} not reachable ({exc})") from None
-    host_ip = os.environ.get("MLROLLOUT_E2E_HOST_IP", "10.244.0.1")
-    return Cluster(path, context, api, host_ip)
+    return Cluster(path, context, api, _host_ip(context))
+
+
+def _host_ip(context: str) -> str:
+    """Where pods reach this machine: MLROLLOUT_E2E_HOST_IP, else what the provider says (the
+    local cluster's bridge address; on kind, the kind network's gateway)."""
+    explicit = os.environ.get("MLROLLOUT_E2E_HOST_IP")
+    if explicit:
+        return explicit
+    provider = "kind" if context == KIND_CONTEXT else "local"
+    answer = subprocess.run(
+        [str(ROOT / "hack" / "cluster.sh"), "host-ip"], capture_output=True, text=True,
+        env={**os.environ, "MLROLLOUT_CLUSTER": provider}, timeout=60, check=False,
+    )  # fmt: skip
+    if answer.returncode != 0 or not answer.stdout.strip():
+        raise NoTestCluster(f"cannot tell where pods reach this machine: {answer.stderr.strip()}")
+    return answer.stdout.strip()
 
 
 def wait_for(

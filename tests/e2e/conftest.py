@@ -1,8 +1,8 @@
 """Fixtures of the e2e tier: the test cluster, a namespace per test, MLflow for the pods, images.
 
 MLflow runs on this machine, bound to the address pods reach it at (the node's bridge address
-on the local cluster; MLROLLOUT_E2E_HOST_IP elsewhere). A selector-less Service named `mlflow`
-in each test namespace gives it a cluster DNS name.
+on the local cluster, the kind network's gateway on kind; MLROLLOUT_E2E_HOST_IP overrides). A
+selector-less Service named `mlflow` in each test namespace gives it a cluster DNS name.
 
 Without a reachable test cluster every test here is skipped with the reason, unless
 MLROLLOUT_E2E_REQUIRED=1 (CI sets it), which turns the skip into a failure.
@@ -11,6 +11,7 @@ MLROLLOUT_E2E_REQUIRED=1 (CI sets it), which turns the skip into a failure.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import sys
 import uuid
@@ -52,13 +53,16 @@ _FAILED = pytest.StashKey[bool]()
 
 
 @pytest.fixture(scope="session")
-def cluster() -> Cluster:
+def cluster() -> Iterator[Cluster]:
+    """The test cluster, with a `kubectl proxy` through which tests reach Services and pods."""
     try:
-        return connect()
+        found = connect()
     except NoTestCluster as exc:
         if os.environ.get("MLROLLOUT_E2E_REQUIRED") == "1":
             pytest.fail(f"MLROLLOUT_E2E_REQUIRED=1 but {exc}")
         pytest.skip(str(exc))
+    with found.kube.api_proxy() as proxy_url:
+        yield dataclasses.replace(found, proxy_url=proxy_url)
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@ Service through the fault (its counts are printed at the end), and the crashes i
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 from typing import Any
@@ -84,6 +85,7 @@ def crash_and_restart(cluster: Cluster, component: str) -> None:
         pytest.skip(f"crashing {component} needs the local cluster (not {cluster.context})")
     result = subprocess.run(
         [str(ROOT / "hack" / "cluster.sh"), "restart", component],
+        env={**os.environ, "MLROLLOUT_CLUSTER": "local"},
         capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]

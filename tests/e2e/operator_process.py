@@ -40,6 +40,8 @@ class OperatorProcess:
             "MLROLLOUT_OPERATOR_MLFLOW_TIMEOUT_SECONDS": "3",
             "MLROLLOUT_OPERATOR_METRICS_PORT": str(self.metrics_port),
             "MLROLLOUT_OPERATOR_LIVENESS_PORT": str(self.liveness_port),
+            # Outside the cluster, pods answer through the API server's proxy (any provider).
+            "MLROLLOUT_OPERATOR_POD_PROXY_URL": self.cluster.proxy_url,
             **self.extra_env,
         }
         with self.log_path.open("ab") as log:

@@ -62,7 +62,5 @@ def events(cluster: Cluster, namespace: str, name: str) -> list[tuple[str, str]]
 
 
 def service_url(cluster: Cluster, namespace: str, name: str) -> str:
-    """The Service's ClusterIP, reachable from this machine on the local cluster (kube-proxy
-    programs the host's own OUTPUT chain). Other clusters need a port-forward."""
-    service = cluster.json(cluster.core.read_namespaced_service(name, namespace))
-    return f"http://{service['spec']['clusterIP']}:80"
+    """The Service's base URL through the API server's proxy (the same on every provider)."""
+    return cluster.service_url(namespace, name)

@@ -66,7 +66,7 @@ class ShadowPods:
             try:
                 for pod in self.pods_now():
                     if pod.status.pod_ip:
-                        url = f"http://{pod.status.pod_ip}:8080/metrics"
+                        url = f"{self.cluster.pod_url(self.namespace, pod.metadata.name)}/metrics"
                         with urllib.request.urlopen(url, timeout=2) as page:
                             self.seen[pod.metadata.name] = requests_by_route(page.read().decode())
             except OSError:

@@ -4,12 +4,17 @@ throughout sees no failed request. Needs the local cluster, whose components are
 
 from __future__ import annotations
 
+import pytest
+
 from mlrollout.testbed.traffic import Poller
 from promotion_operator.status import PromotionPhase
 
 from .faults import ROWS, crash_and_restart, history, promote_good, record, spec_for
 from .mlflow_models import HostMlflow
 from .target import Target
+
+# Also run on the second provider by CI (make test-e2e-smoke).
+pytestmark = pytest.mark.smoke
 
 PROMOTED = PromotionPhase.PROMOTED
 

@@ -128,9 +128,8 @@ def test_a_model_that_cannot_load_never_becomes_ready_and_the_rollout_stalls(
         back). The startup probe restarts such a pod now and then, so ask until one answers."""
         for pod in new_pods:
             try:
-                answer = httpx.get(
-                    f"http://{pod['status']['podIP']}:8080/v2/health/ready", timeout=2
-                )
+                pod_url = cluster.pod_url(namespace, pod["metadata"]["name"])
+                answer = httpx.get(f"{pod_url}/v2/health/ready", timeout=2)
             except httpx.HTTPError:
                 continue
             body: dict[str, Any] = answer.json()

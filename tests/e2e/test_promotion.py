@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 import httpx
+import pytest
 from sklearn.datasets import load_breast_cancer
 
 from mlrollout.testbed.promotions import promotion
@@ -57,6 +58,7 @@ def _template_version(cluster: Cluster, namespace: str) -> tuple[str, int]:
     return labels[manifests.VERSION_LABEL], deployment["metadata"]["generation"]
 
 
+@pytest.mark.smoke  # also run on the second provider by CI (make test-e2e-smoke)
 def test_a_good_version_is_promoted_and_the_alias_follows(
     cluster: Cluster, namespace: str, operator: OperatorProcess, host_mlflow: HostMlflow,
     images: dict[str, str], model: str,

@@ -35,10 +35,13 @@ format: $(INSTALLED) ## Fix what ruff can fix and format the code
 	$(BIN)/ruff format .
 
 .PHONY: test
-test: $(INSTALLED) ## Lint, bring up the test cluster + images, run every tier (e2e included)
+test: $(INSTALLED) ## What CI runs: lint, every tier with e2e on kind, then the e2e smoke subset on the local provider
 	$(MAKE) --no-print-directory lint
-	$(MAKE) --no-print-directory cluster-up images
-	MLROLLOUT_E2E_REQUIRED=1 MLROLLOUT_KUBECONFIG=$$($(HACK)/cluster.sh kubeconfig) $(BIN)/pytest
+	$(MAKE) --no-print-directory cluster-up images CLUSTER=kind
+	MLROLLOUT_E2E_REQUIRED=1 MLROLLOUT_KUBECONFIG=$$(MLROLLOUT_CLUSTER=kind $(HACK)/cluster.sh kubeconfig) \
+		$(BIN)/pytest
+	$(MAKE) --no-print-directory cluster-down CLUSTER=kind
+	$(MAKE) --no-print-directory test-e2e-smoke CLUSTER=local
 
 .PHONY: test-unit
 test-unit: $(INSTALLED) ## Only the fast tests (no MLflow server, no cluster)

@@ -125,6 +125,8 @@ docker exec -i "$builder" ctr --namespace=k8s.io images import --no-unpack --all
 docker exec "$builder" bash -c 'pkill containerd
   while ps -o stat= -C containerd | grep -qv Z; do sleep 0.2; done'
 docker commit "$builder" "$NODE_IMAGE-loaded" >/dev/null
+docker rm -f "$builder" >/dev/null
+builder=""
 # (docker commit cannot set STOPSIGNAL: one more build step sets what kind's node images set)
 mkdir -p "$work/final"
 cat >"$work/final/Dockerfile" <<DOCKERFILE

@@ -46,6 +46,16 @@ class Cluster:
         """One pod's base URL through the API server's proxy (the model server's port)."""
         return f"{self._proxy()}/api/v1/namespaces/{namespace}/pods/{pod}:{port}/proxy"
 
+    def cluster_ip_url(self, namespace: str, name: str, port: int = 80) -> str:
+        """The Service at its ClusterIP, for a client that must not depend on the API server
+        (which the cluster-fault tests kill). Only the local provider's host reaches ClusterIPs
+        (kube-proxy programs the host's own OUTPUT chain)."""
+        assert self.context == LOCAL_CONTEXT, (
+            "ClusterIPs are reachable from the local provider only"
+        )
+        service: Any = self.core.read_namespaced_service(name, namespace)
+        return f"http://{service.spec.cluster_ip}:{port}"
+
     def _proxy(self) -> str:
         if not self.proxy_url:
             raise AssertionError("no kubectl proxy: take the `cluster` fixture, which starts one")

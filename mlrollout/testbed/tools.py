@@ -63,18 +63,10 @@ class Kube:
         restart): a watcher starts it again on the same local port, so a long training run
         sees one refused connection at most, never a dead tunnel."""
         local = free_port()
-        command = [*self._base("kubectl", "--context"), "-n", namespace, "port-forward", target,
-                   f"{local}:{port}", "--address", "127.0.0.1"]  # fmt: skip
-        forward = _Forward(command, "port-forward")
-        try:
-            first = forward.start()
-            if f"127.0.0.1:{local}" not in first:
-                raise TestbedError(f"port-forward to {namespace}/{target} failed: {first.strip()}")
-            forward.keep_alive()
+        command = ["-n", namespace, "port-forward", target, f"{local}:{port}"]
+        with self._kubectl_listening(command, local, f"port-forward to {namespace}/{target}"):
             time.sleep(0.2)
             yield f"http://127.0.0.1:{local}"
-        finally:
-            forward.stop()
 
     @contextlib.contextmanager
     def api_proxy(self) -> Iterator[str]:
@@ -82,17 +74,22 @@ class Kube:
         under it through the API server's proxy (``/api/v1/namespaces/N/services/S:P/proxy/``),
         the way a user reaches them on any cluster, kind included, from outside it."""
         local = free_port()
-        command = [*self._base("kubectl", "--context"), "proxy", "--port", str(local),
-                   "--address", "127.0.0.1"]  # fmt: skip
-        proxy = _Forward(command, "proxy")
-        try:
-            first = proxy.start()
-            if f"127.0.0.1:{local}" not in first:
-                raise TestbedError(f"kubectl proxy failed: {first.strip()}")
-            proxy.keep_alive()
+        with self._kubectl_listening(["proxy", "--port", str(local)], local, "kubectl proxy"):
             yield f"http://127.0.0.1:{local}"
+
+    @contextlib.contextmanager
+    def _kubectl_listening(self, args: list[str], local: int, what: str) -> Iterator[None]:
+        """A long-running kubectl listening on 127.0.0.1:``local``, kept alive until exit."""
+        command = [*self._base("kubectl", "--context"), *args, "--address", "127.0.0.1"]
+        running = _Forward(command, what)
+        try:
+            first = running.start()
+            if f"127.0.0.1:{local}" not in first:
+                raise TestbedError(f"{what} failed: {first.strip()}")
+            running.keep_alive()
+            yield
         finally:
-            proxy.stop()
+            running.stop()
 
     def _base(self, tool: str, context_flag: str) -> list[str]:
         context = [context_flag, self.context] if self.context else []
@@ -158,7 +155,7 @@ class _Forward:
             process.stdout.close()
             if self._stopped.wait(0.5):
                 return
-            sys.stderr.write(f"kubectl {self._what} exited ({process.returncode}); again\n")
+            sys.stderr.write(f"{self._what} exited ({process.returncode}); again\n")
             self.start()
             if self._stopped.is_set():  # stop() ran meanwhile: it saw the old process
                 assert self._process is not None

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, ClassVar
 
 import pytest
@@ -26,6 +25,8 @@ from promotion_operator.manifests import PROMOTION_LABEL, VERSION_LABEL
 from promotion_operator.pods import base_url
 from promotion_operator.settings import OperatorSettings
 from promotion_operator.wiring import build_context
+
+from .http_stub import serving
 
 PROXY = "http://127.0.0.1:8001"
 JSON = "application/json"
@@ -166,11 +167,8 @@ class KubectlProxy(BaseHTTPRequestHandler):
 def kubectl_proxy() -> Iterator[str]:
     KubectlProxy.seen = []
     KubectlProxy.metrics = metrics_page()
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), KubectlProxy)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+    with serving(KubectlProxy) as url:
+        yield url
 
 
 def test_live_samples_and_load_failures_go_through_the_pod_proxy(kubectl_proxy: str) -> None:

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import ClassVar
 
 import pytest
 
 from promotion_operator.registry import Credentials, Registry, SharedHttp
+
+from .http_stub import serving
 
 _VERSION = {"model_version": {"name": "m", "version": "1", "run_id": "r"}}
 
@@ -43,11 +44,8 @@ class _Recorder(BaseHTTPRequestHandler):
 @pytest.fixture
 def server() -> Iterator[str]:
     _Recorder.seen = []
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+    with serving(_Recorder) as url:
+        yield url
 
 
 def test_credentials_go_per_request_and_no_cookie_is_kept(server: str) -> None:

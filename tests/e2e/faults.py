@@ -15,7 +15,7 @@ from mlrollout.testbed.tools import ROOT
 from mlrollout.testbed.traffic import Poller
 from promotion_operator.status import PromotionPhase, PromotionStatus
 
-from .cluster import Cluster
+from .cluster import LOCAL_CONTEXT, Cluster
 from .mlflow_models import HostMlflow
 from .promotions import FAULTS, base_spec, events
 from .target import Target
@@ -79,10 +79,15 @@ def reasons(target: Target, reason: str) -> int:
     return sum(1 for _, r in events(target.cluster, target.namespace, target.name) if r == reason)
 
 
+def needs_local_cluster(cluster: Cluster, component: str) -> None:
+    """Skip unless the cluster's components are processes here (the local provider)."""
+    if cluster.context != LOCAL_CONTEXT:
+        pytest.skip(f"crashing {component} needs the local cluster (not {cluster.context})")
+
+
 def crash_and_restart(cluster: Cluster, component: str) -> None:
     """SIGKILL a component of the local cluster and wait until the cluster works again."""
-    if cluster.context != "mlrollout-local":
-        pytest.skip(f"crashing {component} needs the local cluster (not {cluster.context})")
+    needs_local_cluster(cluster, component)
     result = subprocess.run(
         [str(ROOT / "hack" / "cluster.sh"), "restart", component],
         env={**os.environ, "MLROLLOUT_CLUSTER": "local"},

@@ -9,7 +9,15 @@ import pytest
 from mlrollout.testbed.traffic import Poller
 from promotion_operator.status import PromotionPhase
 
-from .faults import ROWS, crash_and_restart, history, promote_good, record, spec_for
+from .faults import (  # fmt: skip
+    ROWS,
+    crash_and_restart,
+    history,
+    needs_local_cluster,
+    promote_good,
+    record,
+    spec_for,
+)
 from .mlflow_models import HostMlflow
 from .target import Target
 
@@ -22,6 +30,7 @@ PROMOTED = PromotionPhase.PROMOTED
 def test_the_api_server_crashing_mid_rollout_delays_the_promotion_only(
     target: Target, host_mlflow: HostMlflow, images: dict[str, str], model: str
 ) -> None:
+    needs_local_cluster(target.cluster, "kube-apiserver")
     good = promote_good(target, host_mlflow, images, model)
     candidate = host_mlflow.register(model, "random_forest")
     spec = spec_for(host_mlflow, images, model, candidate, replicas=2)

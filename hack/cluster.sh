@@ -22,7 +22,7 @@ case ${1:-} in
       echo "$NODE_IP"
     else
       source "$hack_dir/provider-kind/docker-engine.sh"
-      if own_engine_running; then export DOCKER_HOST=$OWN_DOCKER_HOST; fi
+      use_own_engine_if_running
       # The kind network's IPv4 gateway: this machine, as the nodes (and pods, masqueraded) see it.
       docker network inspect kind --format '{{range .IPAM.Config}}{{.Gateway}} {{end}}' |
         tr ' ' '\n' | grep -m1 '^[0-9.]\+$' || die "no kind network: run make cluster-up CLUSTER=kind"

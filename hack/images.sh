@@ -114,7 +114,7 @@ build() {
 
 if [[ $PROVIDER == kind ]]; then
   source "$hack_dir/provider-kind/docker-engine.sh"
-  if own_engine_running; then export DOCKER_HOST=$OWN_DOCKER_HOST; fi
+  use_own_engine_if_running
 fi
 
 case ${1:-all} in

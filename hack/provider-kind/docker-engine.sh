@@ -12,6 +12,12 @@ own_engine_running() {
   [[ -f $DOCKER_RUN/dockerd.pid ]] && daemon_alive "$(cat "$DOCKER_RUN/dockerd.pid")"
 }
 
+# use_own_engine_if_running: point docker (and kind) at the project's engine when it runs; for
+# commands that only look (a running engine is then the one holding the cluster).
+use_own_engine_if_running() {
+  if own_engine_running; then export DOCKER_HOST=$OWN_DOCKER_HOST; fi
+}
+
 # ensure_docker: export DOCKER_HOST when the project's own engine is the one to use.
 ensure_docker() {
   if own_engine_running; then

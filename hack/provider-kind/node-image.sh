@@ -66,8 +66,8 @@ binary_image() { # binary_image NAME FROM BINARY DEST [ENTRYPOINT]: one static b
 }
 
 log "node image $NODE_IMAGE: building (a cold build takes a few minutes)"
-rootfs_image "localhost/mlrollout-kind-rootfs:$(echo "$SUITE $NODE_PACKAGES" | sha256sum | cut -c1-12)" "$NODE_PACKAGES"
 ROOTFS_IMAGE=localhost/mlrollout-kind-rootfs:$(echo "$SUITE $NODE_PACKAGES" | sha256sum | cut -c1-12)
+rootfs_image "$ROOTFS_IMAGE" "$NODE_PACKAGES"
 rootfs_image "$TOOLS_IMAGE" "$TOOLS_PACKAGES"
 
 log "node image: cluster images from the binaries built here"

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler
 from typing import Any, ClassVar
 
 import pytest
@@ -26,7 +25,7 @@ from promotion_operator.pods import base_url
 from promotion_operator.settings import OperatorSettings
 from promotion_operator.wiring import build_context
 
-from .http_stub import serving
+from .http_stub import StubHandler, serving
 
 PROXY = "http://127.0.0.1:8001"
 JSON = "application/json"
@@ -131,7 +130,7 @@ def metrics_page() -> bytes:
     return generate_latest(metrics.registry)
 
 
-class KubectlProxy(BaseHTTPRequestHandler):
+class KubectlProxy(StubHandler):
     """The API and the pod proxy under one base URL, as `kubectl proxy` serves them: pod `p` is
     ready, pod `q` failed to load its model."""
 
@@ -152,15 +151,7 @@ class KubectlProxy(BaseHTTPRequestHandler):
             pod_proxy.format("q") + "/v2/health/ready": (503, JSON, json.dumps(failed).encode()),
         }
         path = self.path.partition("?")[0]
-        status, content_type, body = answers.get(path, (404, "text/plain", b"404 page not found"))
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *_: object) -> None:
-        pass
+        self.answer(*answers.get(path, (404, "text/plain", b"404 page not found")))
 
 
 @pytest.fixture

@@ -5,19 +5,18 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler
 from typing import ClassVar
 
 import pytest
 
 from promotion_operator.registry import Credentials, Registry, SharedHttp
 
-from .http_stub import serving
+from .http_stub import StubHandler, serving
 
 _VERSION = {"model_version": {"name": "m", "version": "1", "run_id": "r"}}
 
 
-class _Recorder(BaseHTTPRequestHandler):
+class _Recorder(StubHandler):
     """Answers a model version, sets a session cookie, and records what each request carried."""
 
     seen: ClassVar[list[dict[str, str | None]]] = []
@@ -30,15 +29,9 @@ class _Recorder(BaseHTTPRequestHandler):
             }
         )
         body = json.dumps(_VERSION).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Set-Cookie", "session=first-callers-session; Path=/")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *_: object) -> None:
-        pass
+        self.answer(
+            200, "application/json", body, ("Set-Cookie", "session=first-callers-session; Path=/")
+        )
 
 
 @pytest.fixture

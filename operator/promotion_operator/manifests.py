@@ -166,6 +166,12 @@ def build_deployment(
     }
     if serving.service_account_name:
         pod_spec["serviceAccountName"] = serving.service_account_name
+    if serving.node_selector:
+        pod_spec["nodeSelector"] = dict(serving.node_selector)
+    if serving.tolerations:
+        pod_spec["tolerations"] = [
+            t.model_dump(by_alias=True, exclude_none=True) for t in serving.tolerations
+        ]
     deployment_spec: dict[str, Any] = {
         "selector": {"matchLabels": pod_selector(name, role)},
         "progressDeadlineSeconds": deadline,

@@ -103,6 +103,16 @@ class Autoscaling(_Spec):
     scale_down_stabilization_seconds: int | None = Field(default=None, ge=0, le=3600)
 
 
+class Toleration(_Spec):
+    """A pod toleration, as Kubernetes spells it (e.g. for a dedicated GPU node pool)."""
+
+    key: str | None = None
+    operator: Literal["Exists", "Equal"] | None = None
+    value: str | None = None
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
+    toleration_seconds: int | None = None
+
+
 class Serving(_Spec):
     image: str
     image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
@@ -112,6 +122,8 @@ class Serving(_Spec):
     autoscaling: Autoscaling | None = None
     env: list[dict[str, Any]] = Field(default_factory=list)
     service_account_name: str | None = None
+    node_selector: dict[str, str] = Field(default_factory=dict)
+    tolerations: list[Toleration] = Field(default_factory=list)
 
 
 class Verification(_Spec):

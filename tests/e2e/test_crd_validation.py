@@ -100,6 +100,22 @@ INVALID = {
         _with("serving.autoscaling", {"scaleDownStabilizationSeconds": -1}),
         "spec.serving.autoscaling.scaleDownStabilizationSeconds",
     ),
+    "a toleration without a key that is not Exists": (
+        _with("serving.tolerations", [{"operator": "Equal", "value": "x"}]),
+        "spec.serving.tolerations[] without a key must have operator Exists",
+    ),
+    "a toleration with an unknown effect": (
+        _with("serving.tolerations", [{"key": "k", "effect": "NeverSchedule"}]),
+        "spec.serving.tolerations[0].effect",
+    ),
+    "tolerationSeconds without NoExecute": (
+        _with("serving.tolerations", [{"key": "k", "effect": "NoSchedule",
+                                       "tolerationSeconds": 5}]),
+        "spec.serving.tolerations[].tolerationSeconds applies only to effect NoExecute",
+    ),
+    "a node selector value that is not a string": (
+        _with("serving.nodeSelector", {"pool": {"name": "gpu"}}), "spec.serving.nodeSelector.pool",
+    ),
     "env entry without a name": (
         _with("serving.env", [{"value": "x"}]), "spec.serving.env[0].name"
     ),
@@ -235,3 +251,25 @@ def test_a_valid_resource_is_accepted_with_defaults(
     assert got["spec"]["rollout"]["strategy"] == "replace"
     assert got["spec"]["rollout"]["approval"] == "none"
     assert got["spec"]["paused"] is False
+
+
+def test_every_toleration_kubernetes_takes_is_accepted(
+    cluster: Cluster, namespace: str, crd: None
+) -> None:
+    """The CEL rules refuse only what a pod would refuse: these three forms stay whole."""
+    tolerations = [
+        {"operator": "Exists"},
+        {"key": "pool", "operator": "Equal", "value": "gpu", "effect": "NoSchedule"},
+        {"key": "spot", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 30},
+    ]
+    spec = _with("serving.tolerations", tolerations)
+    spec["serving"]["nodeSelector"] = {"pool": "gpu"}
+    result = cluster.kube.kubectl(
+        "apply", "-n", namespace, "-f", "-", stdin=json.dumps(promotion("pooled", spec))
+    )
+    assert result.returncode == 0, result.stderr
+    got = json.loads(
+        cluster.kube.kubectl("get", "mp", "pooled", "-n", namespace, "-o", "json").stdout
+    )
+    assert got["spec"]["serving"]["tolerations"] == tolerations
+    assert got["spec"]["serving"]["nodeSelector"] == {"pool": "gpu"}

@@ -123,3 +123,20 @@ def test_the_stable_pods_are_the_same_whatever_the_strategy() -> None:
     ]
     assert templates[0] == templates[1] == templates[2]
     assert manifests.ROLE_LABEL not in templates[0]["metadata"]["labels"]
+
+
+def test_a_node_pool_reaches_every_pod_the_operator_makes() -> None:
+    """nodeSelector and tolerations go as written to the main, shadow and canary pods."""
+    serving = {"image": "i", "nodeSelector": {"pool": "gpu"}, "tolerations": [
+        {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"},
+        {"key": "spot", "operator": "Equal", "value": "yes", "effect": "NoExecute",
+         "tolerationSeconds": 30},
+    ]}  # fmt: skip
+    spec = parse_spec(base_spec(serving=serving))
+    for role in ("stable", "shadow", "canary"):
+        pod = manifests.build_deployment("churn", "ml", spec, "7", role)["spec"]["template"]
+        assert pod["spec"]["nodeSelector"] == {"pool": "gpu"}
+        assert pod["spec"]["tolerations"] == serving["tolerations"]
+    plain = deployment()["spec"]["template"]["spec"]
+    assert "nodeSelector" not in plain
+    assert "tolerations" not in plain

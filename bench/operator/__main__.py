@@ -1,8 +1,9 @@
 """`make bench-operator`: N ModelPromotions applied at once on the real cluster.
 
 For each N (default 50 and 200) and each scenario: "gates" (a gate no model meets, so the
-offline gates alone give the verdict, Rejected) and "rollout" (gates pass, a Deployment of zero
-replicas is rolled out, promoted and the MLflow alias written back: every step but pods). The
+offline gates alone give the verdict, Rejected) and "rollout" (gates pass, a Deployment of one
+pod is rolled out onto simulated kwok nodes beside the real ones, reported Ready, promoted and
+the MLflow alias written back). The
 operator is a real `python -m promotion_operator` process watching a fresh namespace, MLflow a
 real server on loopback. Reported: apply-to-verdict p50/p95/max, verdicts per minute, the
 operator's peak RSS and CPU, MLflow requests and Kubernetes API requests per promotion.
@@ -14,6 +15,7 @@ Run: `make bench-operator` (the cluster must be up: `make cluster-up`), `ARGS=--
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -30,7 +32,7 @@ from bench import processes
 from bench.serving.report import machine, print_machine
 from mlrollout.testbed.images import image_names
 
-from . import probes, workload
+from . import fake_nodes, probes, workload
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "bench" / "results"
@@ -82,6 +84,21 @@ def run_one(args: Any, kubeconfig: Path, api: Any, n: int, scenario: str, tmp: P
     bodies = workload.specs(names, url, image_names()["model-server"], scenario == "rollout")
     namespace = workload.fresh_namespace(api)
     operator = workload.OperatorRun(kubeconfig, namespace, tmp / f"operator-{n}-{scenario}.log")
+    with contextlib.ExitStack() as nodes:
+        if scenario == "rollout":  # until the namespace is gone: kwok deletes the pods
+            nodes.enter_context(fake_nodes.fake_nodes(kubeconfig, api, n, tmp / "kwok.log"))
+        measured = _measure(args, kubeconfig, api, bodies, namespace, operator, mlflow_log,
+                            mlflow_pid)  # fmt: skip
+    result = {"scenario": scenario, **measured}
+    _print(result)
+    return result
+
+
+def _measure(args: Any, kubeconfig: Path, api: Any, bodies: list[dict[str, Any]],
+             namespace: str, operator: workload.OperatorRun, mlflow_log: Path,
+             mlflow_pid: int) -> dict[str, Any]:  # fmt: skip
+    """Apply every body at once, wait for every verdict, and read what it cost."""
+    n = len(bodies)
     operator.start()
     try:
         time.sleep(2)  # the operator's watch is up
@@ -99,6 +116,8 @@ def run_one(args: Any, kubeconfig: Path, api: Any, n: int, scenario: str, tmp: P
         mlflow_delta = (
             probes.mlflow_requests(mlflow_log.read_text(errors="replace")) - mlflow_before
         )
+        pods = fake_nodes.ready_pods_by_node_kind(api, namespace)
+        steps = workload.rollout_steps(api, namespace, applied, verdicts)
     finally:
         print("   deleting the namespace (the operator removes its finalizers)...", flush=True)
         workload.delete_namespace(api, namespace)
@@ -106,8 +125,8 @@ def run_one(args: Any, kubeconfig: Path, api: Any, n: int, scenario: str, tmp: P
     latencies = [verdicts[k] - applied[k] for k in verdicts if k in applied]
     # The bench's own calls: N creates and one watch/list of ModelPromotions.
     api_delta["POST modelpromotions"] -= n
-    result = {
-        "n": n, "scenario": scenario, "verdicts": len(verdicts), "lost": n - len(verdicts),
+    return {
+        "n": n, "verdicts": len(verdicts), "lost": n - len(verdicts),
         "phases": dict(Counter(phases.values())),
         "apply_to_verdict_s": {"p50": _pct(latencies, 50), "p95": _pct(latencies, 95),
                                "max": max(latencies)} if latencies else None,
@@ -120,10 +139,11 @@ def run_one(args: Any, kubeconfig: Path, api: Any, n: int, scenario: str, tmp: P
         "mlflow_requests": dict(mlflow_delta.most_common(12)),
         "api_requests_per_promotion": sum(v for v in api_delta.values() if v > 0) / n,
         "api_requests": dict(api_delta.most_common(15)),
+        "ready_pods": pods,
+        "rollout_steps_s": {step: {"p50": _pct(v, 50), "p95": _pct(v, 95)}
+                            for step, v in steps.items() if v},
         "wall_s": wall,
     }  # fmt: skip
-    _print(result)
-    return result
 
 
 def _print(r: dict[str, Any]) -> None:
@@ -136,6 +156,8 @@ def _print(r: dict[str, Any]) -> None:
           f"MLflow {r['mlflow_requests_per_promotion']:.1f} requests/promotion (its CPU "
           f"{r['mlflow_cpu_percent']:.0f}% of a core), Kubernetes API "
           f"{r['api_requests_per_promotion']:.1f} requests/promotion")  # fmt: skip
+    for step, q in r["rollout_steps_s"].items():
+        print(f"   {step:>10}: p50 {q['p50']:.1f} s, p95 {q['p95']:.1f} s")
 
 
 def main() -> None:

@@ -4,6 +4,7 @@ process watching one namespace of the real cluster, and N ModelPromotions applie
 from __future__ import annotations
 
 import contextlib
+import datetime
 import json
 import os
 import subprocess
@@ -21,6 +22,7 @@ from typing import Any
 from kubernetes import client, watch
 
 from bench import processes
+from bench.operator import fake_nodes
 from mlrollout import tracking_server
 from mlrollout.testbed import models
 from mlrollout.testbed.promotions import promotion, promotion_spec
@@ -106,12 +108,15 @@ class OperatorRun:
 
 
 def specs(names: list[str], url: str, image: str, rollout: bool) -> list[dict[str, Any]]:
-    """Gates only: a gate no model meets. Rollout: gates pass, zero replicas, no live window."""
+    """Gates only: a gate no model meets. Rollout: gates pass, one pod on a kwok node (scheduled
+    and reported Ready without a container: `fake_nodes`), no live window."""
     out = []
     for name in names:
         if rollout:
-            spec = promotion_spec(name, "1", image, url, replicas=0,
+            spec = promotion_spec(name, "1", image, url, replicas=1,
                                   verification={"durationSeconds": 0, "gates": []})  # fmt: skip
+            spec["serving"]["nodeSelector"] = dict(fake_nodes.NODE_SELECTOR)
+            spec["serving"]["tolerations"] = [dict(t) for t in fake_nodes.TOLERATIONS]
         else:
             spec = promotion_spec(name, "1", image, url, gates=FAILING_GATE)
         out.append(promotion(name, spec))
@@ -121,7 +126,8 @@ def specs(names: list[str], url: str, image: str, rollout: bool) -> list[dict[st
 def apply_and_wait(
     api: client.ApiClient, namespace: str, bodies: list[dict[str, Any]], timeout_s: float
 ) -> tuple[dict[str, float], dict[str, float], dict[str, str]]:
-    """Create every body at once (16 client threads); (applied_at, verdict_at, phase) by name."""
+    """Create every body at once (16 client threads); (applied_at, verdict_at, phase) by name,
+    times on the wall clock (the API server's timestamps are compared with them)."""
     custom = client.CustomObjectsApi(api)
     applied: dict[str, float] = {}
     verdicts: dict[str, float] = {}
@@ -131,7 +137,7 @@ def apply_and_wait(
     def create(body: dict[str, Any]) -> None:
         custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body)
         with lock:
-            applied[body["metadata"]["name"]] = time.monotonic()
+            applied[body["metadata"]["name"]] = time.time()
 
     stream = watch.Watch()  # type: ignore[no-untyped-call]
 
@@ -152,7 +158,7 @@ def apply_and_wait(
                 name = obj["metadata"]["name"]
                 if status.concluded and name not in verdicts:
                     with lock:
-                        verdicts[name] = time.monotonic()
+                        verdicts[name] = time.time()
                         phases[name] = str(status.current_phase)
                 if len(verdicts) == len(bodies) or time.monotonic() > deadline:
                     stream.stop()  # type: ignore[no-untyped-call]
@@ -190,3 +196,36 @@ def delete_namespace(api: client.ApiClient, name: str, timeout_s: float = 180) -
             raise
         time.sleep(1)
     raise SystemExit(f"namespace {name} still terminating after {timeout_s:.0f} s")
+
+
+def rollout_steps(
+    api: client.ApiClient, namespace: str, applied: dict[str, float], verdicts: dict[str, float]
+) -> dict[str, list[float]]:
+    """Where a rollout's time went, per promotion, from the objects' own timestamps (whole
+    seconds): apply → Deployment created (the offline gates), → its pod Ready (Kubernetes'
+    controllers, the scheduler, the node), → verdict (the operator sees it, promotes)."""
+
+    def items(objects: Any) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = api.sanitize_for_serialization(objects)["items"]  # type: ignore[no-untyped-call]
+        return found
+
+    def seconds(stamp: str) -> float:
+        return datetime.datetime.fromisoformat(stamp).timestamp()
+
+    deployments = items(client.AppsV1Api(api).list_namespaced_deployment(namespace))
+    created = {d["metadata"]["name"]: seconds(d["metadata"]["creationTimestamp"])
+               for d in deployments}  # fmt: skip
+    ready: dict[str, float] = {}
+    for pod in items(client.CoreV1Api(api).list_namespaced_pod(namespace)):
+        owner = pod["metadata"].get("labels", {}).get("app.kubernetes.io/instance")
+        for c in pod.get("status", {}).get("conditions", []):
+            if owner and c["type"] == "Ready" and c["status"] == "True":
+                at = seconds(c["lastTransitionTime"])
+                ready[owner] = min(ready.get(owner, at), at)
+    steps: dict[str, list[float]] = {"gates": [], "kubernetes": [], "promotion": []}
+    for name, at in applied.items():
+        if name in created and name in ready and name in verdicts:
+            steps["gates"].append(created[name] - at)
+            steps["kubernetes"].append(ready[name] - created[name])
+            steps["promotion"].append(verdicts[name] - ready[name])
+    return steps

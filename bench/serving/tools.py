@@ -10,9 +10,10 @@ from pathlib import Path
 HACK = Path(__file__).resolve().parents[2] / "hack"
 
 
-def bench_tools(with_mlserver: bool) -> dict[str, str]:
-    """{"VEGETA": path, "MLSERVER": path (when asked)}; wrk is installed on the PATH."""
-    which = "all" if with_mlserver else "load"
+def bench_tools(with_mlserver: bool, which: str = "") -> dict[str, str]:
+    """{"VEGETA": path, "MLSERVER": path (when asked)}; wrk is installed on the PATH.
+    ``which="kwok"``: {"KWOK": path} only."""
+    which = which or ("all" if with_mlserver else "load")
     # The MLServer environment pins the libraries of *this* interpreter (the models' own).
     env = {**os.environ, "BENCH_PYTHON": sys.executable}
     out = subprocess.run([str(HACK / "bench-tools.sh"), which], capture_output=True, text=True,

@@ -26,6 +26,9 @@ def test_smoke_run_reaches_every_verdict_and_counts_the_requests(
     runs = {r["scenario"]: r for r in json.loads(result_file.read_text())["runs"]}
     assert runs["gates"]["phases"] == {"Rejected": 5}
     assert runs["rollout"]["phases"] == {"Promoted": 5}
+    # Every promoted version's pod ran on a simulated node, none on the real ones.
+    assert runs["rollout"]["ready_pods"] == {"kwok": 5, "real": 0}
+    assert runs["gates"]["ready_pods"] == {"kwok": 0, "real": 0}
     for result in runs.values():
         assert result["lost"] == 0
         latency = result["apply_to_verdict_s"]

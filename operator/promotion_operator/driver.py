@@ -2,7 +2,8 @@
 
 kopf's low-level event handler feeds `Promotions.seen`. Each resource gets an asyncio task that
 reconciles it, writes what changed in its status, and sleeps until the reconcile interval has
-passed or its spec changed. Nothing but the status is written on the object, so deleting it (or
+passed, its spec changed, or (while it waits for a rollout) one of its Deployments changed
+(`Promotions.workload_changed`). Nothing but the status is written on the object, so deleting it (or
 its namespace) never waits for the operator, running or not; a kopf timer would have put a
 finalizer on every resource.
 """
@@ -32,6 +33,8 @@ from .status import PromotionPhase, PromotionStatus
 log = logging.getLogger(__name__)
 
 API_ERROR_RETRY_S = 10.0
+# Phases whose next step is a Deployment becoming ready (or failing): woken by its changes.
+WAITS_ON_WORKLOAD = frozenset({PromotionPhase.ROLLING_OUT.value, PromotionPhase.ROLLING_BACK.value})
 
 
 class StatusWriter(Protocol):
@@ -112,6 +115,19 @@ class Promotions:
         if memory.task is None or memory.task.done():
             loop = asyncio.get_running_loop()
             memory.task = loop.create_task(self._loop(memory), name=f"reconcile {key}")
+
+    def workload_changed(self, namespace: str, name: str) -> None:
+        """A Deployment of this resource changed (the watch): a pass that waits on it runs now,
+        not at the next interval. Other phases ignore it, so the controllers' status updates
+        never drive passes that would not look at them."""
+        memory = self._resources.get((namespace, name))
+        if memory is None:
+            return
+        status = memory.written if memory.written is not None else memory.body.get("status")
+        # A pass under way may be the one that created the Deployment: its phase is not written
+        # yet, and a pod that got ready meanwhile sends no further change. Look once more.
+        if memory.lock.locked() or (status or {}).get("phase") in WAITS_ON_WORKLOAD:
+            memory.wake.set()
 
     async def stop(self) -> None:
         tasks = [m.task for m in self._resources.values() if m.task is not None]

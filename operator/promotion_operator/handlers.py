@@ -13,6 +13,7 @@ import kopf
 from kubernetes import config
 
 from . import discovery
+from .manifests import PROMOTION_LABEL
 from .settings import OperatorSettings
 from .spec import GROUP, PLURAL, VERSION
 from .wiring import OperatorContext, build_context
@@ -56,6 +57,14 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
 async def on_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
     context: OperatorContext = memo["context"]
     context.promotions.seen(event.get("type"), dict(event["object"]))
+
+
+@kopf.on.event("apps", "v1", "deployments", labels={PROMOTION_LABEL: kopf.PRESENT})
+async def on_deployment(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
+    """A serving Deployment changed: the promotion waiting for it looks now, not in 5 s."""
+    context: OperatorContext = memo["context"]
+    metadata = event["object"]["metadata"]
+    context.promotions.workload_changed(metadata["namespace"], metadata["labels"][PROMOTION_LABEL])
 
 
 @kopf.on.cleanup()

@@ -45,8 +45,12 @@ def body(spec: dict[str, Any], generation: int = 1) -> dict[str, Any]:
             "metadata": metadata, "spec": spec}  # fmt: skip
 
 
-def driver(world: World, writer: Writer, interval_s: float = 60) -> Promotions:
+def driver(
+    world: World, writer: Writer, interval_s: float = 60, passes: list[str] | None = None
+) -> Promotions:
     async def deps_for(memory: ResourceMemory, spec: ModelPromotionSpec) -> Deps:
+        if passes is not None:
+            passes.append(memory.name)
         return world.deps()
 
     return Promotions(interval_s=interval_s, writer=writer, deps_for=deps_for)
@@ -178,3 +182,59 @@ def test_credentials_for_a_disallowed_host_are_never_read_and_the_status_says_wh
     assert asyncio.run(promotions.reconcile_once(ResourceMemory(body(world.spec)))) is None
     assert writer.stored["phase"] == "Failed"
     assert "spec.mlflow.trackingUri host" in writer.stored["message"]
+
+
+def test_a_rollout_is_followed_as_its_deployment_changes_not_at_the_interval() -> None:
+    world = World(base_spec())
+    world.registry.versions["2"] = GOOD
+    writer = Writer()
+
+    passes: list[str] = []
+
+    async def scenario() -> None:
+        promotions = driver(world, writer, interval_s=3600, passes=passes)  # only events wake
+        promotions.seen(None, body(world.spec))
+        await asyncio.sleep(0.05)
+        assert read_status({"status": writer.stored}).current_phase is PromotionPhase.ROLLING_OUT
+        world.cluster.ready.add("2")
+        promotions.workload_changed("ml", "someone-else")  # not ours: nothing happens
+        await asyncio.sleep(0.05)
+        assert read_status({"status": writer.stored}).current_phase is PromotionPhase.ROLLING_OUT
+        promotions.workload_changed("ml", "churn")
+        await asyncio.sleep(0.05)
+        status = read_status({"status": writer.stored})
+        assert status.current_phase is not PromotionPhase.ROLLING_OUT  # the pass saw it ready
+        assert status.current_phase is PromotionPhase.VERIFYING
+        seen = len(passes)
+        promotions.workload_changed("ml", "churn")  # verifying runs at its interval: ignored
+        await asyncio.sleep(0.05)
+        assert len(passes) == seen
+        await promotions.stop()
+
+    asyncio.run(scenario())
+
+
+def test_a_deployment_that_gets_ready_during_the_pass_that_made_it_is_seen_at_once() -> None:
+    """Its last change arrives while the phase is not yet written: the loop looks once more."""
+    world = World(base_spec())
+    world.registry.versions["2"] = GOOD
+    writer = Writer()
+    promotions = driver(world, writer, interval_s=3600)  # only events wake it here
+    read_state = world.cluster.rollout_state
+
+    async def ready_right_after_the_read(*args: Any, **kwargs: Any) -> Any:
+        state = await read_state(*args, **kwargs)
+        if "2" not in world.cluster.ready:  # the pod becomes ready just after it was looked at
+            world.cluster.ready.add("2")
+            promotions.workload_changed("ml", "churn")
+        return state
+
+    world.cluster.rollout_state = ready_right_after_the_read  # type: ignore[method-assign]
+
+    async def scenario() -> None:
+        promotions.seen(None, body(world.spec))
+        await asyncio.sleep(0.1)
+        assert read_status({"status": writer.stored}).current_phase is PromotionPhase.VERIFYING
+        await promotions.stop()
+
+    asyncio.run(scenario())

@@ -46,6 +46,8 @@ class TrackingServerConfig:
     # A database URI (e.g. PostgreSQL) instead of sqlite in ``store_dir``.
     database_uri: str | None = field(default=None, repr=False)
     auth: BasicAuth | None = None
+    # uvicorn worker processes (`mlflow server --workers`).
+    workers: int = 1
 
     @property
     def backend_store_uri(self) -> str:
@@ -82,7 +84,7 @@ def server_command(config: TrackingServerConfig) -> list[str]:
         "--port",
         str(config.port),
         "--workers",
-        "1",
+        str(config.workers),
     ]
     if config.auth is not None:
         cmd += ["--app-name", "basic-auth"]

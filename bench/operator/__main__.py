@@ -165,6 +165,12 @@ def main() -> None:
     parser.add_argument("--n", default="50,200", help="promotions applied at once, per run")
     parser.add_argument("--scenarios", default="gates,rollout")
     parser.add_argument("--timeout", type=float, default=600, help="per run, for every verdict")
+    parser.add_argument(
+        "--mlflow-workers",
+        type=int,
+        default=1,
+        help="uvicorn workers of the local MLflow (`mlflow server --workers`)",
+    )
     parser.add_argument("--smoke", action="store_true", help="N=5 (for the tests)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
@@ -177,7 +183,10 @@ def main() -> None:
     info = machine()
     print_machine(info)
     results: list[dict[str, Any]] = []
-    with tempfile.TemporaryDirectory() as tmp, workload.local_mlflow(Path(tmp)) as mlflow:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        workload.local_mlflow(Path(tmp), args.mlflow_workers) as mlflow,
+    ):
         for n in (int(v) for v in args.n.split(",")):
             for scenario in args.scenarios.split(","):
                 results.append(run_one(args, kubeconfig, api, n, scenario, Path(tmp), mlflow))

@@ -35,10 +35,10 @@ FAILING_GATE = [{"metric": "accuracy", "op": ">=", "threshold": 2.0}]
 
 
 @contextlib.contextmanager
-def local_mlflow(root: Path) -> Iterator[tuple[str, Path, dict[str, Any], int]]:
+def local_mlflow(root: Path, workers: int) -> Iterator[tuple[str, Path, dict[str, Any], int]]:
     """A real MLflow server on loopback with the quick demo trained: (url, log, runs, pid)."""
     config = tracking_server.TrackingServerConfig(
-        store_dir=root / "mlflow", port=tracking_server.free_port()
+        store_dir=root / "mlflow", port=tracking_server.free_port(), workers=workers
     )
     log = root / "mlflow.log"
     process = tracking_server.start(config, log)

@@ -82,11 +82,12 @@ def run_one(args: Any, kubeconfig: Path, api: Any, n: int, scenario: str, tmp: P
     print(f"\n== N={n}, {scenario}: registering {n} models", flush=True)
     names = workload.register_models(url, runs, n, f"b{n}-{scenario[:4]}")
     bodies = workload.specs(names, url, image_names()["model-server"], scenario == "rollout")
-    namespace = workload.fresh_namespace(api)
-    operator = workload.OperatorRun(kubeconfig, namespace, tmp / f"operator-{n}-{scenario}.log")
     with contextlib.ExitStack() as nodes:
         if scenario == "rollout":  # until the namespace is gone: kwok deletes the pods
             nodes.enter_context(fake_nodes.fake_nodes(kubeconfig, api, n, tmp / "kwok.log"))
+        namespace = workload.fresh_namespace(api)  # deleted by _measure, whatever happens
+        log = tmp / f"operator-{n}-{scenario}.log"
+        operator = workload.OperatorRun(kubeconfig, namespace, log)
         measured = _measure(args, kubeconfig, api, bodies, namespace, operator, mlflow_log,
                             mlflow_pid)  # fmt: skip
     result = {"scenario": scenario, **measured}
@@ -99,8 +100,8 @@ def _measure(args: Any, kubeconfig: Path, api: Any, bodies: list[dict[str, Any]]
              mlflow_pid: int) -> dict[str, Any]:  # fmt: skip
     """Apply every body at once, wait for every verdict, and read what it cost."""
     n = len(bodies)
-    operator.start()
     try:
+        operator.start()
         time.sleep(2)  # the operator's watch is up
         api_before = probes.apiserver_requests(_apiserver_metrics(kubeconfig))
         mlflow_before = probes.mlflow_requests(mlflow_log.read_text(errors="replace"))

@@ -4,17 +4,21 @@ Without a bound, a server past saturation queues every request it accepts, and t
 of them grows with the queue. Here at most `max_pending_requests` inference requests are admitted
 (in flight on the inference thread plus queued in the micro-batcher); the rest get 503 with
 `Retry-After` before their body is read, so a shed request costs almost nothing and the admitted
-ones keep the latency of a saturated server, not of an overloaded one. 503 rather than 429: the
-server is busy, not the client over a quota. Health, metadata and `/metrics` are never shed, so an
-overloaded pod stays Ready and in the Service (leaving it would push its load onto the others).
+ones keep the latency of a saturated server, not of an overloaded one. Past the bound a request
+is refused before FastAPI and its middleware see it: under an open-loop spike the server sheds
+as many requests as it serves, so what a refusal costs decides what is left for the admitted.
+503 rather than 429: the server is busy, not the client over a quota. Health, metadata and
+`/metrics` are never shed, so an overloaded pod stays Ready and in the Service (leaving it would
+push its load onto the others).
 """
 
 from __future__ import annotations
 
 import re
+import time
 
 import orjson
-from prometheus_client import Counter
+from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 # Path → the route template the request metrics label it with (shed requests never reach routing).
@@ -36,33 +40,57 @@ def inference_route(path: str, method: str = "POST") -> str | None:
     return None
 
 
-class Admitted:
-    """How many inference requests are admitted now (one event loop: no lock needed)."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-
-class AdmissionMiddleware:
-    """Pure ASGI: counts admitted inference requests and sheds those over the limit."""
+class Admission:
+    """How many inference requests are admitted now, the bound, and the answer past it (one event
+    loop: no lock needed). Shed twice over: first in front of the whole framework
+    (`ModelServerApp`), where a refusal costs a few microseconds, then exactly, where requests are
+    counted in (`AdmissionMiddleware`)."""
 
     def __init__(
-        self, app: ASGIApp, limit: int, retry_after_s: int, admitted: Admitted, shed: Counter
+        self, limit: int, retry_after_s: int, shed: Counter, requests: Counter, latency: Histogram
     ) -> None:
-        self.app = app
+        self.count = 0
         self.limit = limit
-        self._admitted = admitted
-        self._shed = shed
-        self._headers = [
-            (b"content-type", b"application/json"),
-            (b"retry-after", str(retry_after_s).encode()),
-        ]
-        self._body = orjson.dumps(
+        self._shed, self._requests, self._latency = shed, requests, latency
+        body = orjson.dumps(
             {
                 "error": f"server overloaded: {limit} inference requests already admitted "
                 f"(MODEL_SERVER_MAX_PENDING_REQUESTS); retry after {retry_after_s} s"
             }
         )
+        self._start = {
+            "type": "http.response.start", "status": 503,
+            "headers": [(b"content-type", b"application/json"),
+                        (b"retry-after", str(retry_after_s).encode()),
+                        (b"content-length", str(len(body)).encode())],
+        }  # fmt: skip
+        self._body = {"type": "http.response.body", "body": body}
+
+    def refuses(self, scope: Scope) -> str | None:
+        """The route template of an inference request to shed now; None to let it in."""
+        if self.count < self.limit or scope["type"] != "http":
+            return None
+        return inference_route(scope["path"], scope["method"])
+
+    async def shed(self, send: Send) -> None:
+        self._shed.inc()
+        await send(self._start)
+        await send(self._body)
+
+    async def shed_and_count(self, scope: Scope, send: Send, route: str) -> None:
+        """Shed in front of the metrics middleware: count it as that middleware would."""
+        start = time.perf_counter()
+        await self.shed(send)
+        self._requests.labels(route, scope["method"], "503").inc()
+        self._latency.labels(route, scope["method"]).observe(time.perf_counter() - start)
+
+
+class AdmissionMiddleware:
+    """Pure ASGI: counts admitted inference requests and sheds those over the limit."""
+
+    def __init__(self, app: ASGIApp, admission: Admission) -> None:
+        self.app = app
+        self._admission = admission
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         http = scope["type"] == "http"
@@ -70,16 +98,13 @@ class AdmissionMiddleware:
         if route is None:
             await self.app(scope, receive, send)
             return
-        admitted = self._admitted
-        if admitted.count >= self.limit:
-            scope[ROUTE_TEMPLATE_KEY] = route
-            self._shed.inc()
-            headers = [*self._headers, (b"content-length", str(len(self._body)).encode())]
-            await send({"type": "http.response.start", "status": 503, "headers": headers})
-            await send({"type": "http.response.body", "body": self._body})
+        admission = self._admission
+        if admission.count >= admission.limit:
+            scope[ROUTE_TEMPLATE_KEY] = route  # the metrics middleware around counts it
+            await admission.shed(send)
             return
-        admitted.count += 1
+        admission.count += 1
         try:
             await self.app(scope, receive, send)
         finally:
-            admitted.count -= 1
+            admission.count -= 1

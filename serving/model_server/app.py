@@ -11,10 +11,11 @@ from typing import Any
 import orjson
 from fastapi import FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.types import Receive, Scope, Send
 
 from . import __doc__ as package_doc
 from . import inputs, loader, shadow, v2
-from .admission import AdmissionMiddleware, Admitted
+from .admission import Admission, AdmissionMiddleware
 from .errors import ModelNotFound, PayloadTooLarge, install_error_handlers
 from .metrics import MetricsMiddleware, ServerMetrics
 from .mirror import Mirror
@@ -46,14 +47,30 @@ async def read_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-def _add_middleware(app: FastAPI, settings: ServerSettings, metrics: ServerMetrics) -> None:
-    # Added last runs first: the metrics see shed requests too.
-    admitted = Admitted()
-    metrics.admitted.set_function(lambda: admitted.count)
-    app.add_middleware(
-        AdmissionMiddleware, limit=settings.max_pending_requests,
-        retry_after_s=settings.retry_after_seconds, admitted=admitted, shed=metrics.shed,
+class ModelServerApp(FastAPI):
+    """FastAPI, with overload refused at the door (`Admission.refuses`): a shed request never
+    reaches the framework's telemetry, error and metrics layers."""
+
+    admission: Admission | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        admission = self.admission
+        route = admission.refuses(scope) if admission is not None else None
+        if admission is not None and route is not None:
+            await admission.shed_and_count(scope, send, route)
+            return
+        await super().__call__(scope, receive, send)
+
+
+def _add_middleware(app: ModelServerApp, settings: ServerSettings, metrics: ServerMetrics) -> None:
+    # Added last runs first: the metrics see what the admission middleware sheds.
+    admission = Admission(
+        settings.max_pending_requests, settings.retry_after_seconds, metrics.shed,
+        metrics.requests, metrics.latency,
     )  # fmt: skip
+    metrics.admitted.set_function(lambda: admission.count)
+    app.admission = admission
+    app.add_middleware(AdmissionMiddleware, admission=admission)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
 
 
@@ -82,7 +99,7 @@ def create_app(settings: ServerSettings, runtime: ModelRuntime | None = None) ->
     runtime = runtime or ModelRuntime(settings, metrics)
     name = loader.served_name(settings.model_uri, settings.model_name)
     mirror = Mirror(settings, runtime, metrics)
-    app = FastAPI(
+    app = ModelServerApp(
         title=SERVER_NAME, version=SERVER_VERSION, description=package_doc,
         lifespan=_lifespan(runtime, mirror),
     )  # fmt: skip

@@ -124,7 +124,22 @@ def _serve_all(args: argparse.Namespace, tools: dict[str, str], tmp: Path) -> di
                     overloads[name] = overload.measure(
                         run, url, body, tools["VEGETA"], capacity, args.overload_seconds
                     )
+                    overloads[f"{name}, {overload.TIGHT_LIMIT} admitted"] = _tight_overload(
+                        server, model, tools, args, body, capacity
+                    )
     return {"points": points, "in_process": limits, "overload": overloads, "failures": failures}
+
+
+def _tight_overload(server: Any, model: Any, tools: dict[str, str], args: argparse.Namespace,
+                    body: bytes, capacity: float) -> dict[str, Any]:  # fmt: skip
+    """The same overload with the admission bound at the saturation point's concurrency."""
+    env = {"MODEL_SERVER_MAX_PENDING_REQUESTS": str(overload.TIGHT_LIMIT)}
+    log = args.out / "ours-forest-tight.log"
+    with running(server, model, Path("unused"), log, extra_env=env) as run:
+        url = run.base + server.path(model)
+        loadgen.wrk(url, body, 8, 1)  # warm-up
+        return overload.measure(run, url, body, tools["VEGETA"], capacity, args.overload_seconds,
+                                limit=overload.TIGHT_LIMIT)  # fmt: skip
 
 
 def _ceilings(args: argparse.Namespace, body: bytes) -> dict[str, Any]:

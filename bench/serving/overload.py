@@ -13,10 +13,16 @@ from typing import Any
 from . import loadgen
 from .servers import Running
 
+DEFAULT_LIMIT = 128  # MODEL_SERVER_MAX_PENDING_REQUESTS by default
+# The concurrency at which saturation is measured (wrk, 32 connections): admitted requests then
+# wait about as long as at saturation (Little's law), where 128 admitted wait four times longer.
+TIGHT_LIMIT = 32
+
 
 def measure(
-    running: Running, url: str, body: bytes, vegeta: str, capacity_rps: float, seconds: float
-) -> dict[str, Any]:
+    running: Running, url: str, body: bytes, vegeta: str, capacity_rps: float, seconds: float,
+    limit: int = DEFAULT_LIMIT,
+) -> dict[str, Any]:  # fmt: skip
     rss_before = running.rss_mb()
     saturated = loadgen.wrk(url, body, 32, seconds)
     # vegeta with rate 0 is closed loop: each of its workers sends as soon as it is answered.
@@ -26,6 +32,7 @@ def measure(
     rss_after = running.rss_mb()
     recovered = loadgen.wrk(url, body, 32, 2)
     return {
+        "max_pending_requests": limit,
         "saturation": saturated.as_dict(),
         "closed_loop_512_workers": closed.as_dict(),
         "open_loop_2x_capacity": opened.as_dict(),
@@ -37,7 +44,9 @@ def measure(
 
 def print_summary(result: dict[str, Any]) -> None:
     sat = result["saturation"]
-    print("\noverload (ours, forest, 1-row requests; admitted = answered 200)")
+    limit = result.get("max_pending_requests", DEFAULT_LIMIT)
+    print(f"\noverload (ours, forest, 1-row requests, {limit} admitted at most; admitted = "
+          "answered 200)")  # fmt: skip
     print(f"  saturation, wrk 32 connections: {sat['rps']:,.0f} req/s, p99 {sat['p99_ms']:.1f} ms")
     for key, label in (("closed_loop_512_workers", "closed loop, 512 workers"),
                        ("open_loop_2x_capacity", "open loop at 2x capacity")):  # fmt: skip

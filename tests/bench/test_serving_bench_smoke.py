@@ -29,9 +29,11 @@ def test_smoke_run_measures_every_point_and_writes_json_and_png(tmp_path: Path) 
         assert point["p50_ms"] <= point["p99_ms"]
     limits = results["in_process"]["forest"]
     assert limits["fast path"]["1"] > limits["model (as trained)"]["1"]
-    overload = results["overload"]["forest"]["open_loop_2x_capacity"]
-    assert overload["admitted"]["requests"] > 0
-    assert overload["other_errors"] == 0  # past capacity: answered or shed, nothing else
+    for key, limit in (("forest", 128), ("forest, 32 admitted", 32)):
+        assert results["overload"][key]["max_pending_requests"] == limit
+        overload = results["overload"][key]["open_loop_2x_capacity"]
+        assert overload["admitted"]["requests"] > 0
+        assert overload["other_errors"] == 0  # past capacity: answered or shed, nothing else
     assert results["headline"]["forest"]["ours_rps"] == points[(1, 8)]["rps"]
     assert results["ceilings"]["trivial_responder_32_connections"]["rps"] > 0
     png = next(tmp_path.glob("serving-*.png")).read_bytes()

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 
 import orjson
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 # Path → the route template the request metrics label it with (shed requests never reach routing).
@@ -29,6 +30,8 @@ _INFERENCE_ROUTES = (
 ROUTE_TEMPLATE_KEY = "mlrollout.route_template"
 # A shadow's mirrored requests are model work like inference; a champion's poll (GET) is not.
 MIRROR_ROUTE = "/mirror"
+# `ServerMetrics.observe_request(route, method, status, seconds)` (metrics.py imports this module).
+ObserveRequest = Callable[[str, str, int, float], None]
 
 
 def inference_route(path: str, method: str = "POST") -> str | None:
@@ -47,11 +50,11 @@ class Admission:
     counted in (`AdmissionMiddleware`)."""
 
     def __init__(
-        self, limit: int, retry_after_s: int, shed: Counter, requests: Counter, latency: Histogram
+        self, limit: int, retry_after_s: int, shed: Counter, observe_request: ObserveRequest
     ) -> None:
         self.count = 0
         self.limit = limit
-        self._shed, self._requests, self._latency = shed, requests, latency
+        self._shed, self._observe_request = shed, observe_request
         body = orjson.dumps(
             {
                 "error": f"server overloaded: {limit} inference requests already admitted "
@@ -81,8 +84,7 @@ class Admission:
         """Shed in front of the metrics middleware: count it as that middleware would."""
         start = time.perf_counter()
         await self.shed(send)
-        self._requests.labels(route, scope["method"], "503").inc()
-        self._latency.labels(route, scope["method"]).observe(time.perf_counter() - start)
+        self._observe_request(route, scope["method"], 503, time.perf_counter() - start)
 
 
 class AdmissionMiddleware:

@@ -55,8 +55,7 @@ class ModelServerApp(FastAPI):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         admission = self.admission
-        route = admission.refuses(scope) if admission is not None else None
-        if admission is not None and route is not None:
+        if admission is not None and (route := admission.refuses(scope)) is not None:
             await admission.shed_and_count(scope, send, route)
             return
         await super().__call__(scope, receive, send)
@@ -66,7 +65,7 @@ def _add_middleware(app: ModelServerApp, settings: ServerSettings, metrics: Serv
     # Added last runs first: the metrics see what the admission middleware sheds.
     admission = Admission(
         settings.max_pending_requests, settings.retry_after_seconds, metrics.shed,
-        metrics.requests, metrics.latency,
+        metrics.observe_request,
     )  # fmt: skip
     metrics.admitted.set_function(lambda: admission.count)
     app.admission = admission

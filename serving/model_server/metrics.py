@@ -85,6 +85,11 @@ class ServerMetrics:
         )  # fmt: skip
         r.register(MemoryCollector(prefix))
 
+    def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
+        """One answered request, under its route template (the operator reads these two)."""
+        self.requests.labels(route, method, str(status)).inc()
+        self.latency.labels(route, method).observe(seconds)
+
 
 class MemoryCollector:
     """The working set and the memory limit, read at each scrape (the operator's memory gates
@@ -141,6 +146,5 @@ class MetricsMiddleware:
         finally:
             route: Any = scope.get("route")
             template = getattr(route, "path", None) or scope.get(ROUTE_TEMPLATE_KEY, "unmatched")
-            method = scope["method"]
-            self.metrics.requests.labels(template, method, str(status)).inc()
-            self.metrics.latency.labels(template, method).observe(time.perf_counter() - start)
+            seconds = time.perf_counter() - start
+            self.metrics.observe_request(template, scope["method"], status, seconds)

@@ -13,7 +13,7 @@ from model_server.metrics import ServerMetrics
 
 def _admission(limit: int) -> tuple[Admission, ServerMetrics]:
     metrics = ServerMetrics()
-    return Admission(limit, 2, metrics.shed, metrics.requests, metrics.latency), metrics
+    return Admission(limit, 2, metrics.shed, metrics.observe_request), metrics
 
 
 def _scope(path: str, method: str = "POST") -> dict[str, Any]:

@@ -17,6 +17,7 @@ from pathlib import Path
 from kubernetes import client
 
 from bench.serving.tools import bench_tools
+from promotion_operator.pods import is_ready
 
 LABEL = "mlrollout.dev/bench-node"
 VALUE = "kwok"
@@ -41,11 +42,6 @@ def _node(name: str) -> client.V1Node:
     )
 
 
-def _ready(node: client.V1Node) -> bool:
-    conditions = (node.status and node.status.conditions) or []
-    return any(c.type == "Ready" and c.status == "True" for c in conditions)
-
-
 def ready_pods_by_node_kind(api: client.ApiClient, namespace: str) -> dict[str, int]:
     """Ready pods in ``namespace``, counted as on a kwok node ("kwok") or a real one ("real")."""
     core = client.CoreV1Api(api)
@@ -53,8 +49,7 @@ def ready_pods_by_node_kind(api: client.ApiClient, namespace: str) -> dict[str, 
             if n.metadata}  # fmt: skip
     counts = {"kwok": 0, "real": 0}
     for pod in core.list_namespaced_pod(namespace).items:
-        conditions = (pod.status and pod.status.conditions) or []
-        if any(c.type == "Ready" and c.status == "True" for c in conditions):
+        if is_ready(pod):
             counts["kwok" if pod.spec and pod.spec.node_name in fake else "real"] += 1
     return counts
 
@@ -89,7 +84,7 @@ def fake_nodes(
             core.create_node(_node(name))
         print(f"   {count} kwok nodes for {pods} pods (log {log_path})", flush=True)
         deadline = time.monotonic() + 60
-        while not all(_ready(core.read_node(n)) for n in names):
+        while not all(is_ready(core.read_node(n)) for n in names):  # a node's Ready as a pod's
             if process.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit(f"kwok nodes not Ready in 60 s; see {log_path}")
             time.sleep(0.5)

@@ -32,12 +32,18 @@ Served = tuple[str, subprocess.Popen[bytes]]  # base URL, process
 
 
 @contextmanager
-def shadowed(shadow_model: Path, champion_model: Path, **champion: str) -> Iterator[list[Served]]:
+def shadowed(
+    shadow_model: Path, champion_model: Path, *, polls_once: bool = False, **champion: str
+) -> Iterator[list[Served]]:
     """[champion, shadow]: a shadow and a champion that mirrors to it, started together (they
-    load in parallel), killed on exit. ``champion``: more of its settings."""
+    load in parallel), killed on exit. ``champion``: more of its settings. ``polls_once``: the
+    champion asks for the share only when it is ready, so it starts once the shadow answers."""
     with ExitStack() as stack:
         shadow = start_server(shadow_model, SHADOW_ENV)
         stack.callback(_stop, shadow[1])
+        if polls_once:
+            wait_ready(*shadow)
+            champion = {**champion, "shadow_poll_seconds": "3600"}
         mirroring_one = start_server(champion_model, champion_env(shadow[0], **champion))
         stack.callback(_stop, mirroring_one[1])
         for base, process in (shadow, mirroring_one):
@@ -179,7 +185,7 @@ def test_the_champion_answers_the_same_when_its_shadow_is_killed_mid_run(
     rows = rows_of(data, 80)
     expected = [{"predictions": [p]} for p in models.expected(forest, rows, data.features.columns)]
     # It asks once, when ready: afterwards it keeps sending to the killed shadow.
-    with shadowed(forest_dir, forest_dir, shadow_poll_seconds="3600") as servers:
+    with shadowed(forest_dir, forest_dir, polls_once=True) as servers:
         [(champion, _), (_, shadow_process)] = servers
         answers: list[tuple[int, Any]] = []
         half = threading.Event()

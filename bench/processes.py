@@ -56,3 +56,11 @@ def tree_samples(root: int) -> list[ProcessSample]:
         with contextlib.suppress(OSError):
             samples.append(sample(pid))
     return samples
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds every core of the machine spent busy since boot (/proc/stat: all but idle and
+    iowait), so a window's difference shows how much of the machine a run used."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    return (sum(fields[:8]) - idle) / _TICKS  # guest time is already inside user

@@ -108,9 +108,11 @@ def _measure(args: Any, kubeconfig: Path, api: Any, bodies: list[dict[str, Any]]
         assert operator.process is not None
         cpu_before = processes.sample(operator.process.pid).cpu_seconds
         mlflow_cpu_before = _tree_cpu(mlflow_pid)
+        machine_before = processes.machine_busy_seconds()
         started = time.monotonic()
         applied, verdicts, phases = workload.apply_and_wait(api, namespace, bodies, args.timeout)
         wall = time.monotonic() - started
+        machine_cpu = processes.machine_busy_seconds() - machine_before
         after = processes.sample(operator.process.pid)
         mlflow_cpu = _tree_cpu(mlflow_pid) - mlflow_cpu_before
         api_delta = probes.apiserver_requests(_apiserver_metrics(kubeconfig)) - api_before
@@ -126,6 +128,8 @@ def _measure(args: Any, kubeconfig: Path, api: Any, bodies: list[dict[str, Any]]
     latencies = [verdicts[k] - applied[k] for k in verdicts if k in applied]
     # The bench's own calls: N creates and one watch/list of ModelPromotions.
     api_delta["POST modelpromotions"] -= n
+    operator_cpu = after.cpu_seconds - cpu_before
+    mlflow_requests = sum(mlflow_delta.values())
     return {
         "n": n, "verdicts": len(verdicts), "lost": n - len(verdicts),
         "phases": dict(Counter(phases.values())),
@@ -133,10 +137,18 @@ def _measure(args: Any, kubeconfig: Path, api: Any, bodies: list[dict[str, Any]]
                                "max": max(latencies)} if latencies else None,
         "verdicts_per_minute": len(verdicts) / wall * 60 if wall else 0.0,
         "operator_peak_rss_mb": max(s.peak_rss_mb for s in [*operator.samples, after]),
-        "operator_cpu_seconds": after.cpu_seconds - cpu_before,
-        "operator_cpu_percent": (after.cpu_seconds - cpu_before) / wall * 100 if wall else 0.0,
-        "mlflow_requests_per_promotion": sum(mlflow_delta.values()) / n,
+        "operator_cpu_seconds": operator_cpu,
+        "operator_cpu_percent": operator_cpu / wall * 100 if wall else 0.0,
+        "mlflow_requests_per_promotion": mlflow_requests / n,
         "mlflow_cpu_percent": mlflow_cpu / wall * 100 if wall else 0.0,
+        "mlflow_cpu_ms_per_request": mlflow_cpu / mlflow_requests * 1000 if mlflow_requests else 0,
+        # Where the machine's CPU went, per promotion: "rest" is the cluster (API server, etcd,
+        # controllers, kwok) and this bench's own client.
+        "cpu_ms_per_promotion": {"operator": operator_cpu / n * 1000,
+                                 "mlflow": mlflow_cpu / n * 1000,
+                                 "rest": (machine_cpu - operator_cpu - mlflow_cpu) / n * 1000},
+        "machine_cpu_percent": machine_cpu / wall * 100 if wall else 0.0,
+        "cores": os.cpu_count() or 1,
         "mlflow_requests": dict(mlflow_delta.most_common(12)),
         "api_requests_per_promotion": sum(v for v in api_delta.values() if v > 0) / n,
         "api_requests": dict(api_delta.most_common(15)),
@@ -157,6 +169,12 @@ def _print(r: dict[str, Any]) -> None:
           f"MLflow {r['mlflow_requests_per_promotion']:.1f} requests/promotion (its CPU "
           f"{r['mlflow_cpu_percent']:.0f}% of a core), Kubernetes API "
           f"{r['api_requests_per_promotion']:.1f} requests/promotion")  # fmt: skip
+    per = r["cpu_ms_per_promotion"]
+    busy = r["machine_cpu_percent"] / r["cores"]
+    print(f"   machine: {busy:.0f}% of {r['cores']} cores busy; CPU per promotion "
+          f"{sum(per.values()):.0f} ms: operator {per['operator']:.0f}, MLflow "
+          f"{per['mlflow']:.0f} ({r['mlflow_cpu_ms_per_request']:.1f} ms a request), "
+          f"cluster and bench client {per['rest']:.0f}")  # fmt: skip
     for step, q in r["rollout_steps_s"].items():
         print(f"   {step:>10}: p50 {q['p50']:.1f} s, p95 {q['p95']:.1f} s")
 

@@ -36,6 +36,11 @@ def test_smoke_run_reaches_every_verdict_and_counts_the_requests(
         assert result["operator_peak_rss_mb"] > 50
         assert result["mlflow_requests_per_promotion"] >= 1
         assert result["api_requests_per_promotion"] >= 1
+        # The machine's busy CPU holds the operator's and MLflow's, and the cluster's on top.
+        cpu = result["cpu_ms_per_promotion"]
+        assert min(cpu.values()) > 0, cpu
+        assert result["mlflow_cpu_ms_per_request"] > 0
+        assert 0 < result["machine_cpu_percent"] <= 100 * result["cores"]
     # A rollout talks to Kubernetes and MLflow more than a rejection does.
     assert (
         runs["rollout"]["api_requests_per_promotion"] > runs["gates"]["api_requests_per_promotion"]

@@ -2,9 +2,10 @@
 
 One invocation measures, one server after the other on the same machine with the same native
 load generator (wrk): concurrency 1, 8, 32 and 64, 1- and 32-row requests, a warm-up, each point
-`--repeats` times. Then the in-process limit (no HTTP), the generator's own ceiling against a
-minimal responder, and our server past saturation (load shedding). Headline figures are ratios
-from this run. Writes bench/results/serving-<time>.{json,png}.
+`--repeats` times. Then the in-process limit (no HTTP); the generator's own ceiling against a
+minimal responder and the floor of our stack (uvicorn, then FastAPI, with no model); and our
+server past saturation (load shedding). Headline figures are ratios from this run. Writes
+bench/results/serving-<time>.{json,png}.
 
 Run: `make bench-serving` (about 25 minutes), `make bench-serving ARGS=--quick` (~5 minutes).
 """
@@ -15,6 +16,7 @@ import argparse
 import contextlib
 import re
 import resource
+import socket
 import statistics
 import subprocess
 import sys
@@ -143,15 +145,34 @@ def _tight_overload(server: Any, model: Any, tools: dict[str, str], args: argpar
 
 
 def _ceilings(args: argparse.Namespace, body: bytes) -> dict[str, Any]:
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "bench.serving.trivial", str(port)])
-    try:
-        time.sleep(1.0)
-        result = loadgen.wrk(f"http://127.0.0.1:{port}/", body, 32, args.seconds)
-    finally:
-        proc.terminate()
-        proc.wait()
-    return {"trivial_responder_32_connections": result.as_dict()}
+    """wrk at 32 connections against servers with no model: the generator's own ceiling (a
+    minimal uvloop responder), then the floor of the model server's stack (uvicorn with a bare
+    ASGI app, and with FastAPI parsing the body)."""
+    ceilings = {}
+    for key, argv in (
+        ("trivial_responder_32_connections", ["bench.serving.trivial"]),
+        ("uvicorn_bare_asgi_32_connections", ["bench.serving.framework_floor", "asgi"]),
+        ("uvicorn_fastapi_32_connections", ["bench.serving.framework_floor", "fastapi"]),
+    ):
+        port = free_port()
+        proc = subprocess.Popen([sys.executable, "-m", argv[0], str(port), *argv[1:]])
+        try:
+            _wait_listening(port)
+            ceilings[key] = loadgen.wrk(f"http://127.0.0.1:{port}/", body, 32,
+                                        args.seconds).as_dict()  # fmt: skip
+        finally:
+            proc.terminate()
+            proc.wait()
+    return ceilings
+
+
+def _wait_listening(port: int, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
+            return
+        time.sleep(0.1)
+    raise SystemExit(f"nothing listens on port {port} after {timeout_s:.0f} s")
 
 
 def main() -> None:

@@ -35,7 +35,9 @@ def test_smoke_run_measures_every_point_and_writes_json_and_png(tmp_path: Path) 
         assert overload["admitted"]["requests"] > 0
         assert overload["other_errors"] == 0  # past capacity: answered or shed, nothing else
     assert results["headline"]["forest"]["ours_rps"] == points[(1, 8)]["rps"]
-    assert results["ceilings"]["trivial_responder_32_connections"]["rps"] > 0
+    for ceiling in ("trivial_responder", "uvicorn_bare_asgi", "uvicorn_fastapi"):
+        assert results["ceilings"][f"{ceiling}_32_connections"]["rps"] > 0
+        assert results["ceilings"][f"{ceiling}_32_connections"]["errors"] == 0
     png = next(tmp_path.glob("serving-*.png")).read_bytes()
     assert png.startswith(b"\x89PNG")
     assert "headline" in run.stdout

@@ -37,7 +37,7 @@ if [[ $want == kwok ]]; then
   exit 0
 fi
 
-if [[ $want == all ]] && ! command -v wrk >/dev/null; then
+if ! command -v wrk >/dev/null; then  # `load` too: make load and the smoke runs warm up with wrk
   log "installing wrk (Debian package)"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq && apt-get install -y -qq --no-install-recommends wrk >/dev/null

@@ -8,6 +8,7 @@ packages=(
   podman mmdebstrap catatonit openssl curl ca-certificates dnsutils
   postgresql  # the integration tier's throwaway PostgreSQL (tests/host_postgres.py)
   chromium  # the dashboard's browser tests (tests/browser.py drives it headless)
+  wrk  # the benchmarks' closed-loop load (their smoke runs are part of the test tiers)
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -13,6 +13,7 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.timeout(660)  # a bare machine builds vegeta first (the run's own limit is 600 s)
 def test_smoke_run_measures_every_point_and_writes_json_and_png(tmp_path: Path) -> None:
     run = subprocess.run(
         [sys.executable, "-m", "bench.serving", "--smoke", "--out", str(tmp_path)],

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import contextlib
 
+import pytest
+
 from mlrollout.testbed.traffic import Poller
 from promotion_operator.status import PromotionPhase
 
@@ -21,6 +23,7 @@ def ready_replicas(target: Target) -> int:
     return int(target.cluster.json(deployment)["status"].get("readyReplicas", 0))
 
 
+@pytest.mark.timeout(600)  # room for both of its 240 s waits (scale out, then in)
 def test_the_hpa_scales_out_under_load_and_in_after_it_without_a_failed_request(
     target: Target, host_mlflow: HostMlflow, images: dict[str, str], model: str
 ) -> None:

@@ -8,11 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from mlrollout.testbed.tools import ROOT
 
 from .cluster import Cluster
 
 
+@pytest.mark.timeout(960)  # a bare machine builds kwok first (the run's own limit is 900 s)
 def test_smoke_run_reaches_every_verdict_and_counts_the_requests(
     cluster: Cluster, crd: None, tmp_path: Path
 ) -> None:

@@ -5,9 +5,8 @@ of them grows with the queue. Here at most `max_pending_requests` inference requ
 (in flight on the inference thread plus queued in the micro-batcher); the rest get 503 with
 `Retry-After` before their body is read, so a shed request costs almost nothing and the admitted
 ones keep the latency of a saturated server, not of an overloaded one. Past the bound a request
-is refused before the application sees it, inside uvicorn's protocol (`shedding_protocol.py`),
-else before FastAPI and its middleware: under an open-loop spike the server sheds as many
-requests as it serves, so what a refusal costs decides what is left for the admitted.
+is refused before FastAPI and its middleware see it: under an open-loop spike the server sheds
+as many requests as it serves, so what a refusal costs decides what is left for the admitted.
 503 rather than 429: the server is busy, not the client over a quota. Health, metadata and
 `/metrics` are never shed, so an overloaded pod stays Ready and in the Service (leaving it would
 push its load onto the others).
@@ -46,9 +45,9 @@ def inference_route(path: str, method: str = "POST") -> str | None:
 
 class Admission:
     """How many inference requests are admitted now, the bound, and the answer past it (one event
-    loop: no lock needed). Shed at three doors: in uvicorn's protocol, before any ASGI request
-    exists (`shedding_protocol.py`); in front of the whole framework (`ModelServerApp`), for what
-    that door leaves; then exactly, where requests are counted in (`AdmissionMiddleware`)."""
+    loop: no lock needed). Shed twice over: first in front of the whole framework
+    (`ModelServerApp`), where a refusal costs a few microseconds, then exactly, where requests are
+    counted in (`AdmissionMiddleware`)."""
 
     def __init__(
         self, limit: int, retry_after_s: int, shed: Counter, observe_request: ObserveRequest
@@ -62,14 +61,13 @@ class Admission:
                 f"(MODEL_SERVER_MAX_PENDING_REQUESTS); retry after {retry_after_s} s"
             }
         )
-        headers = [(b"content-type", b"application/json"),
-                   (b"retry-after", str(retry_after_s).encode()),
-                   (b"content-length", str(len(body)).encode())]  # fmt: skip
-        self._start = {"type": "http.response.start", "status": 503, "headers": headers}
+        self._start = {
+            "type": "http.response.start", "status": 503,
+            "headers": [(b"content-type", b"application/json"),
+                        (b"retry-after", str(retry_after_s).encode()),
+                        (b"content-length", str(len(body)).encode())],
+        }  # fmt: skip
         self._body = {"type": "http.response.body", "body": body}
-        # The same answer as raw HTTP/1.1, for the door inside the protocol (shedding_protocol.py).
-        self._raw_head = b"HTTP/1.1 503 Service Unavailable\r\n"
-        self._raw_tail = b"".join(k + b": " + v + b"\r\n" for k, v in headers) + b"\r\n" + body
 
     def refuses(self, scope: Scope) -> str | None:
         """The route template of an inference request to shed now; None to let it in."""
@@ -85,19 +83,8 @@ class Admission:
     async def shed_and_count(self, scope: Scope, send: Send, route: str) -> None:
         """Shed in front of the metrics middleware: count it as that middleware would."""
         start = time.perf_counter()
-        await send(self._start)
-        await send(self._body)
-        self.count_shed(route, scope["method"], time.perf_counter() - start)
-
-    def count_shed(self, route: str, method: str, seconds: float) -> None:
-        """A request refused outside the metrics middleware, counted as it would count it."""
-        self._shed.inc()
-        self._observe_request(route, method, 503, seconds)
-
-    def shed_response(self, default_headers: list[tuple[bytes, bytes]], keep_alive: bool) -> bytes:
-        """The 503 as raw HTTP/1.1, with the server's default headers (date, server)."""
-        head = self._raw_head + b"".join(k + b": " + v + b"\r\n" for k, v in default_headers)
-        return head + (b"" if keep_alive else b"connection: close\r\n") + self._raw_tail
+        await self.shed(send)
+        self._observe_request(route, scope["method"], 503, time.perf_counter() - start)
 
 
 class AdmissionMiddleware:

@@ -93,7 +93,7 @@ def _lifespan(
     return lifespan
 
 
-def create_app(settings: ServerSettings, runtime: ModelRuntime | None = None) -> ModelServerApp:
+def create_app(settings: ServerSettings, runtime: ModelRuntime | None = None) -> FastAPI:
     metrics = runtime.metrics if runtime is not None else ServerMetrics()
     runtime = runtime or ModelRuntime(settings, metrics)
     name = loader.served_name(settings.model_uri, settings.model_name)

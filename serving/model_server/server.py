@@ -18,7 +18,6 @@ from .app import create_app
 from .logs import logging_config
 from .runtime import ModelRuntime
 from .settings import ServerSettings
-from .shedding_protocol import protocol_for
 
 log = logging.getLogger(__name__)
 
@@ -61,10 +60,8 @@ def run(settings: ServerSettings) -> None:
         )  # fmt: skip
         return
     app = create_app(settings)
-    assert app.admission is not None
     config = uvicorn.Config(
         app, host=settings.host, port=settings.port, log_config=log_config,
         timeout_graceful_shutdown=math.ceil(settings.drain_timeout_seconds), lifespan="on",
-        http=protocol_for(app.admission),
     )  # fmt: skip
     GracefulServer(config, app.state.runtime, settings.shutdown_delay_seconds).run()

@@ -16,7 +16,6 @@ import argparse
 import contextlib
 import re
 import resource
-import socket
 import statistics
 import subprocess
 import sys
@@ -28,7 +27,7 @@ from typing import Any
 from mlrollout.tracking_server import free_port
 
 from . import inprocess, loadgen, models, overload, report
-from .servers import SERVERS, Running, running
+from .servers import SERVERS, Running, running, wait_ready
 from .tools import bench_tools
 
 RESULTS = Path("bench/results")
@@ -154,25 +153,18 @@ def _ceilings(args: argparse.Namespace, body: bytes) -> dict[str, Any]:
         ("uvicorn_bare_asgi_32_connections", ["bench.serving.framework_floor", "asgi"]),
         ("uvicorn_fastapi_32_connections", ["bench.serving.framework_floor", "fastapi"]),
     ):
-        port = free_port()
-        proc = subprocess.Popen([sys.executable, "-m", argv[0], str(port), *argv[1:]])
+        port, log = free_port(), args.out / f"{key}.log"
+        with log.open("ab") as sink:
+            proc = subprocess.Popen([sys.executable, "-m", argv[0], str(port), *argv[1:]],
+                                    stdout=sink, stderr=subprocess.STDOUT)  # fmt: skip
         try:
-            _wait_listening(port)
-            ceilings[key] = loadgen.wrk(f"http://127.0.0.1:{port}/", body, 32,
-                                        args.seconds).as_dict()  # fmt: skip
+            base = f"http://127.0.0.1:{port}"
+            wait_ready(base + "/ready", proc, key, log)  # every one answers GET with 200
+            ceilings[key] = loadgen.wrk(base + "/", body, 32, args.seconds).as_dict()
         finally:
             proc.terminate()
             proc.wait()
     return ceilings
-
-
-def _wait_listening(port: int, timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
-            return
-        time.sleep(0.1)
-    raise SystemExit(f"nothing listens on port {port} after {timeout_s:.0f} s")
 
 
 def main() -> None:

@@ -2,9 +2,10 @@
 
 `python -m bench.serving.framework_floor PORT asgi|fastapi` serves one POST route on uvicorn
 (httptools, uvloop, one process, as the model server runs): `asgi` reads the body and answers a
-fixed JSON from a bare ASGI callable; `fastapi` does the same through a FastAPI route that parses
-the JSON body. No model server on this stack answers single rows faster than these here, so they
-bound what "served rows/s against the in-process rate" can reach at batch size one request.
+fixed JSON from a bare ASGI callable (to any method: a GET is its readiness); `fastapi` does the
+same through a FastAPI route that parses the JSON body, and answers GET /ready. No model server on
+this stack answers single rows faster than these here, so they bound what "served rows/s against
+the in-process rate" can reach at batch size one request.
 """
 
 from __future__ import annotations
@@ -35,6 +36,10 @@ async def bare_asgi(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 def fastapi_app() -> FastAPI:
     app = FastAPI()
+
+    @app.get("/ready")
+    async def ready() -> Response:
+        return Response(_ANSWER, media_type="application/json")
 
     @app.post("/{path:path}")
     async def answer(request: Request) -> Response:

@@ -126,7 +126,7 @@ def running(
         )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_ready(base + server.ready_path(model), process, server.label, log)
+        wait_ready(base + server.ready_path(model), process, server.label, log)
         yield Running(base, process.pid)
     finally:
         with contextlib.suppress(ProcessLookupError):
@@ -138,7 +138,8 @@ def running(
             process.wait()
 
 
-def _wait_ready(url: str, process: subprocess.Popen[Any], label: str, log: Path) -> None:
+def wait_ready(url: str, process: subprocess.Popen[Any], label: str, log: Path) -> None:
+    """Until ``url`` answers 200; exits naming ``log`` if the process dies or never answers."""
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         if process.poll() is not None:
